@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Fail when mtpd/ is not what nbdev_export makes from nbs/, or a notebook is not clean.
+# Works on a scratch copy so the working tree is never touched.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+cp -r "$here/nbs" "$here/settings.ini" "$here/setup.py" "$here/README.md" "$tmp"/
+mkdir "$tmp/mtpd" && cp "$here/mtpd/__init__.py" "$tmp/mtpd/"
+(cd "$tmp" && nbdev_export && nbdev_clean)
+status=0
+if ! diff -r -x __pycache__ -x '*.egg-info' "$here/mtpd" "$tmp/mtpd" >"$tmp/export.diff"; then
+  echo "mtpd/ is out of sync with nbs/: run 'make export' and commit the result." >&2
+  head -40 "$tmp/export.diff" >&2; status=1
+fi
+if ! diff -r -x .ipynb_checkpoints "$here/nbs" "$tmp/nbs" >"$tmp/clean.diff"; then
+  echo "notebooks are not clean: run 'make export' (nbdev_clean) and commit the result." >&2
+  head -40 "$tmp/clean.diff" >&2; status=1
+fi
+[ $status -eq 0 ] && echo "notebooks: exported package in sync, notebooks clean"
+exit $status
