@@ -4,7 +4,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-cp -r "$here/nbs" "$here/settings.ini" "$here/setup.py" "$here/README.md" "$tmp"/
+cp -r "$here/nbs" "$here/settings.ini" "$here/setup.py" "$here/pyproject.toml" "$here/README.md" "$tmp"/
 mkdir "$tmp/mtpd" && cp "$here/mtpd/__init__.py" "$tmp/mtpd/"
 (cd "$tmp" && nbdev_export && nbdev_clean)
 status=0
