@@ -26,3 +26,18 @@ def tiny_model(name, depth=18, base=8, **kw):
                                   **{**small, **kw}))
 
 RETINANET = 'retinanet/retinanet_r50_fpn_1x_coco.py'
+
+
+def small_training_config(model, data_root, max_iters=6, with_mask=False, samples_per_gpu=4):
+    "A complete MMDetection training config around `model`: shapes data, SGD, a short iteration schedule."
+    from mmcv import Config
+    from mtpd.data import shapes_data_config
+    return Config(dict(
+        model=model, data=shapes_data_config(data_root, img_size=128, samples_per_gpu=samples_per_gpu, with_mask=with_mask),
+        optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4),
+        optimizer_config=dict(grad_clip=dict(max_norm=35, norm_type=2)),
+        lr_config=dict(policy='step', step=[max_iters * 2 // 3], by_epoch=False),
+        runner=dict(type='IterBasedRunner', max_iters=max_iters),
+        checkpoint_config=dict(interval=max(max_iters // 3, 1), by_epoch=False, max_keep_ckpts=2),
+        log_config=dict(interval=1, hooks=[dict(type='TextLoggerHook', by_epoch=False)]),
+        evaluation=dict(interval=max_iters, metric='bbox'), log_level='WARNING'))

@@ -1,0 +1,129 @@
+"""The stage runner end to end, through the `mtpd` command: 2 stages, resume after kill -9, bad inputs."""
+import json, os, signal, subprocess, sys, time
+
+import pytest
+import torch
+
+from conftest import RETINANET, run_env, small_training_config, tiny_model
+
+
+def mtpd(*args, **kw):
+    return subprocess.run(['mtpd', *map(str, args)], capture_output=True, text=True, env=run_env(), **kw)
+
+
+@pytest.fixture(scope='module')
+def setup(tmp_path_factory):
+    "Config files of a student and two teachers (deeper, then deeper and wider), teachers trained briefly."
+    from mtpd.data import CLASSES, ensure_shapes
+    d = tmp_path_factory.mktemp('exp')
+    data = ensure_shapes(d / 'data', 'smoke', progress=False)
+    n = len(CLASSES)
+    paths = {}
+    for name, model, iters in (('student', tiny_model(RETINANET, num_classes=n), 6),
+                               ('teacher1', tiny_model(RETINANET, depth=34, num_classes=n), 4),
+                               ('teacher2', tiny_model(RETINANET, depth=50, fpn_channels=24, num_classes=n), 4)):
+        cfg = small_training_config(model, data, max_iters=iters)
+        cfg.dump(str(d / f'{name}.py')); paths[name] = d / f'{name}.py'
+    for t in ('teacher1', 'teacher2'):
+        out = mtpd('train', paths[t], '--work-dir', d / f'{t}_run')
+        assert out.returncode == 0, out.stderr[-3000:]
+        paths[t + '_ckpt'] = d / f'{t}_run' / 'latest.pth'
+    return d, paths
+
+
+def progressive(paths, work_dir, *extra, **kw):
+    return mtpd('progressive', paths['student'], '--teacher', f"{paths['teacher1']}={paths['teacher1_ckpt']}",
+                '--teacher', f"{paths['teacher2']}={paths['teacher2_ckpt']}", '--work-dir', work_dir, *extra, **kw)
+
+
+def test_two_stages_end_to_end(setup, tmp_path):
+    d, paths = setup
+    t0 = time.time()
+    out = progressive(paths, tmp_path / 'run')
+    wall = time.time() - t0
+    assert out.returncode == 0, out.stderr[-3000:]
+    print(f"\n2-stage smoke run: {wall:.1f} s wall")
+    m = json.loads((tmp_path / 'run' / 'manifest.json').read_text())
+    assert [s['stage'] for s in m['stages']] == [1, 2]
+    s1, s2 = m['stages']
+    assert s1['inherit_teacher'] and not s2['inherit_teacher'] and s2['start_checkpoint'] == s1['export']
+    assert [s['teacher']['name'] for s in m['stages']] == ['teacher1', 'teacher2']
+    for s in m['stages']:
+        assert 0 <= s['metrics']['bbox_mAP'] <= 1 and s['iterations'] == 6
+        assert len(s['export_sha256']) == 64 and 'DetectionDistiller' in s['config']
+    assert 'stage 2/2 (teacher teacher2) done' in out.stdout
+    # exported students load strictly into the plain student config
+    from mmcv import Config
+    from mmcv.runner import load_checkpoint
+    from mmdet.models import build_detector
+    import mtpd as _  # noqa
+    for s in m['stages']:
+        load_checkpoint(build_detector(Config.fromfile(str(paths['student'])).model), str(tmp_path / 'run' / s['export']),
+                        strict=True, map_location='cpu')
+    # running again: everything skipped, manifest unchanged
+    again = progressive(paths, tmp_path / 'run')
+    assert again.returncode == 0 and again.stdout.count('already done') == 2
+    assert json.loads((tmp_path / 'run' / 'manifest.json').read_text()) == m
+
+
+def test_kill_and_resume(setup, tmp_path):
+    d, paths = setup
+    ref = progressive(paths, tmp_path / 'ref')
+    assert ref.returncode == 0, ref.stderr[-3000:]
+    work = tmp_path / 'run'
+    p = subprocess.Popen(['mtpd', 'progressive', paths['student'], '--teacher', f"{paths['teacher1']}={paths['teacher1_ckpt']}",
+                          '--teacher', f"{paths['teacher2']}={paths['teacher2_ckpt']}", '--work-dir', str(work)],
+                         env=run_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # kill -9 once stage 2 has written its first checkpoint
+    deadline = time.time() + 300
+    while not (work / 'stage2' / 'iter_2.pth').exists():
+        assert p.poll() is None and time.time() < deadline, 'run ended before stage 2 checkpointed'
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL); p.wait()
+    m = json.loads((work / 'manifest.json').read_text())
+    assert [s['stage'] for s in m['stages']] == [1]
+    out = progressive(paths, work)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert 'stage 1/2' in out.stdout and 'already done' in out.stdout
+    final = json.loads((work / 'manifest.json').read_text())
+    expect = json.loads((tmp_path / 'ref' / 'manifest.json').read_text())
+    # identical but for what training nondeterminism and the clock change (see the note in 08_stages)
+    # (stage k>1's fingerprint includes the hash of the student it starts from, hence differs too)
+    strip = lambda s: {k: v for k, v in s.items() if k not in ('wall_time_s', 'finished', 'metrics', 'export_sha256', 'fingerprint')}
+    final = json.loads(json.dumps(final).replace(str(work), '<work>'))
+    expect = json.loads(json.dumps(expect).replace(str(tmp_path / 'ref'), '<work>'))
+    assert final['experiment'] == expect['experiment']
+    assert [strip(s) for s in final['stages']] == [strip(s) for s in expect['stages']]
+    assert not list(work.rglob('.tmp-*')) and not list(work.rglob('.*.tmp*'))
+
+
+@pytest.mark.parametrize('case', ['missing_ckpt', 'mismatched_ckpt', 'empty', 'duplicate', 'mechanism', 'data', 'other_exp'])
+def test_bad_inputs(case, setup, tmp_path):
+    d, paths = setup
+    s, t1, c1, t2, c2 = paths['student'], paths['teacher1'], paths['teacher1_ckpt'], paths['teacher2'], paths['teacher2_ckpt']
+    work = tmp_path / 'run'
+    args = {'missing_ckpt': [s, '--teacher', f'{t1}={d}/nope.pth'],
+            'mismatched_ckpt': [s, '--teacher', f'{t1}={c2}'],
+            'empty': [s],
+            'duplicate': [s, '--teacher', f'{t1}={c1}', '--teacher', f'{t1}={c1}'],
+            'mechanism': [s, '--teacher', f'{t1}={c1}', '--mechanism', 'nope'],
+            'data': None, 'other_exp': None}[case]
+    expect = {'missing_ckpt': 'does not exist', 'mismatched_ckpt': 'does not fit the model config', 'empty': 'teacher list is empty',
+              'duplicate': 'appears twice', 'mechanism': "unknown mechanism 'nope'", 'data': 'ann_file',
+              'other_exp': 'holds a different experiment'}[case]
+    if case == 'data':
+        from mmcv import Config
+        cfg = Config.fromfile(str(s)); cfg.data.train.ann_file = str(d / 'missing.json'); cfg.dump(str(tmp_path / 's.py'))
+        args = [tmp_path / 's.py', '--teacher', f'{t1}={c1}']
+    if case == 'other_exp':
+        work.mkdir()
+        (work / 'manifest.json').write_text(json.dumps(dict(experiment=dict(sha256='0' * 64), stages=[])))
+        before = sorted(p.name for p in work.iterdir())
+        args = [s, '--teacher', f'{t1}={c1}']
+    out = mtpd('progressive', *args, '--work-dir', work)
+    assert out.returncode == 2, (out.returncode, out.stderr[-2000:])
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('mtpd: error:') and expect in lines[0], out.stderr[-2000:]
+    if case == 'mismatched_ckpt': assert 'neck.' in lines[0] or 'bbox_head.' in lines[0] or 'backbone.' in lines[0]
+    if case == 'other_exp': assert sorted(p.name for p in work.iterdir()) == before
+    else: assert not work.exists()
