@@ -11,7 +11,7 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'UserError', 'build_parser', 'main']
 
-# %% ../nbs/20_cli.ipynb #e45611fc
+# %% ../nbs/20_cli.ipynb #7fd47098
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 class UserError(Exception):
@@ -45,6 +45,7 @@ def _parse_teacher(spec:str):
 
 def _progressive(args):
     from mtpd.stages import run_stages
+    if args.dry_run: return _dry_run(args)
     teachers = [_parse_teacher(t) for t in args.teacher]
     if args.resume and not (Path(args.work_dir) / 'manifest.json').is_file() and not Path(args.work_dir).is_dir():
         raise UserError(f"--resume: work dir '{args.work_dir}' does not exist; drop --resume to start a new run")
@@ -69,12 +70,42 @@ def _eval(args):
     metrics = evaluate(Config.fromfile(args.config), args.checkpoint, distributed=distributed)
     if metrics: print(json.dumps(metrics, indent=1))
 
+def _experiment(args):
+    from mtpd.experiments import run_experiment
+    distributed = _launch(args)
+    run_experiment(args.row, args.scale, args.mode, seed=args.seed, work_root=args.work_root, data_root=args.data_root,
+                   cache_root=args.cache_root, teacher_ckpts=args.teacher_ckpt or None, mechanism=args.mechanism,
+                   distributed=distributed)
+
+def _reproduce(args):
+    from mtpd.reproduce import reproduce, TABLES
+    tables = None if args.table in (None, 'all') else [args.table]
+    ckpts = {}
+    for spec in args.teacher_ckpts or []:
+        row, _, paths = spec.partition('=')
+        if not paths: raise UserError(f"--teacher-ckpts '{spec}' must be ROW=CKPT1,CKPT2")
+        ckpts[row] = paths.split(',')
+    reproduce(tables, scale=args.scale, work_root=args.work_root, data_root=args.data_root, out_dir=args.out_dir,
+              gpus=args.gpus, seeds=args.seeds, rows=args.rows, teacher_ckpts=ckpts)
+
+def _dry_run(args):
+    "Build every stage's distiller from the configs (no weights) and run one forward_train each."
+    from mtpd.stages import stage_config, _as_config
+    from mtpd.zoo import dry_run
+    student = _as_config(args.student)
+    teachers = [_parse_teacher(t) for t in args.teacher]
+    if not teachers: raise UserError("the teacher list is empty; give at least one --teacher CFG=CKPT")
+    for k, t in enumerate(teachers, 1):
+        losses = dry_run(stage_config(student, t, args.mechanism, None, k == 1 and not args.no_inherit))
+        n = len([x for x in losses if x.startswith('loss_mgd')])
+        print(f"stage {k} (teacher {t.name}): forward_train ok, {len(losses)} loss terms ({n} distillation)")
+
 def _data_shapes(args):
     from mtpd.data import generate_shapes
     out = generate_shapes(args.out, scale=args.scale, seed=args.seed)
     print(f"synthetic shapes dataset ({args.scale}, seed {args.seed}) in {out}")
 
-# %% ../nbs/20_cli.ipynb #7275a362
+# %% ../nbs/20_cli.ipynb #c116594d
 def build_parser() -> argparse.ArgumentParser:
     "The `mtpd` argument parser with all subcommands."
     p = argparse.ArgumentParser(prog='mtpd', description=
@@ -114,8 +145,42 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument('--seed', type=int, default=0, help="random seed (default: 0)")
     pr.add_argument('--resume', action='store_true',
                     help="require an existing work dir to continue (resuming itself is automatic)")
+    pr.add_argument('--dry-run', action='store_true',
+                    help="only build each stage's teacher and student (no weights) and run one forward_train on a "
+                         "random image: validates a GPU job's configs on a CPU before submitting it")
     launch_opts(pr)
     pr.set_defaults(func=_progressive)
+
+    ex = sub.add_parser('experiment', help="one paper row at a scale in a mode (what the table notebooks run)",
+                        description="Run (or resume) one row of the paper (mtpd.zoo.ROWS) at a scale in a mode: at "
+                                    "smoke/mini scale the row's teachers are trained once and cached; at full scale "
+                                    "they come from the model zoo or --teacher-ckpt.")
+    ex.add_argument('row', help="a row of mtpd.zoo.ROWS, e.g. retinanet_r101_x101")
+    ex.add_argument('--scale', default='smoke', choices=('smoke', 'mini', 'full'))
+    ex.add_argument('--mode', default='progressive', choices=('progressive', 'direct', 'baseline'))
+    ex.add_argument('--mechanism', default='mgd')
+    ex.add_argument('--seed', type=int, default=0)
+    ex.add_argument('--work-root', help="runs go to WORK_ROOT/ROW/MODE-MECHANISM-seedSEED (default: runs/SCALE)")
+    ex.add_argument('--data-root', help="COCO root (full) or shapes cache (small scales)")
+    ex.add_argument('--cache-root', help="where small-scale teachers are cached (default: ~/.cache/mtpd/experiments)")
+    ex.add_argument('--teacher-ckpt', action='append', help="checkpoint of teacher 1, then of teacher 2 (full scale)")
+    launch_opts(ex)
+    ex.set_defaults(func=_experiment)
+
+    rp = sub.add_parser('reproduce', help="execute the table notebooks with papermill, then the report",
+                        description="Run the paper's table notebooks (nbs/tables) through papermill at a scale, keep "
+                                    "the executed copies under WORK_ROOT/notebooks, reuse finished stages, and write "
+                                    "tables and figures to OUT_DIR (default figures/SCALE).")
+    rp.add_argument('--table', default='all', help="main_results, direct_vs_progressive or all (default)")
+    rp.add_argument('--scale', default='smoke', choices=('smoke', 'mini', 'full'))
+    rp.add_argument('--work-root', help="default: runs/SCALE")
+    rp.add_argument('--data-root', help="COCO root (required at full scale)")
+    rp.add_argument('--out-dir', help="default: figures/SCALE in the checkout")
+    rp.add_argument('--gpus', type=int, default=1, help="processes per experiment (torchrun)")
+    rp.add_argument('--seeds', type=int, nargs='+', help="default: 0 (smoke, full), 0 1 2 (mini)")
+    rp.add_argument('--rows', nargs='+', help="restrict to these rows (default: all)")
+    rp.add_argument('--teacher-ckpts', nargs='+', metavar='ROW=CKPT1,CKPT2', help="full scale: teachers without a zoo checkpoint")
+    rp.set_defaults(func=_reproduce)
 
     tr = sub.add_parser('train', help="train one detector from an MMDetection config (teachers, baselines)",
                         description="Train CONFIG with MMDetection's train_detector (atomic checkpoints, stop on "
@@ -149,8 +214,15 @@ def main(argv:list[str]|None=None) -> int:
     args._argv = argv
     try:
         args.func(args)
-    except (UserError, ValueError, FileNotFoundError, KeyError) as e:
+    except (UserError, ValueError, FileNotFoundError, FileExistsError, KeyError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"mtpd: error: {msg}", file=sys.stderr)
         return EXIT_USAGE
+    except FloatingPointError as e:  # a NaN/inf loss: the run stopped, its last good checkpoint is kept
+        print(f"mtpd: failed: {e}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
+
+# %% ../nbs/20_cli.ipynb #9cf3b74a
+#| eval: false
+if __name__ == '__main__': sys.exit(main())

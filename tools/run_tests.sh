@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 env=$(tools/setup_env.sh)
+# The checkout under test wins over whichever checkout the shared environment was last linked to.
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export PATH="$env/bin:$PATH" PYTHONWARNINGS=ignore OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 tools/check_notebooks.sh
 nbdev_test --n_workers 2
