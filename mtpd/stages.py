@@ -75,7 +75,7 @@ def validate_inputs(student:Config, teachers:list, mechanism:str, mode:str, chec
             state = read_checkpoint(t.checkpoint, f"teacher checkpoint '{t.checkpoint}'")['state_dict']
             check_fits(build_detector(_as_config(t.config).model), state, f"teacher checkpoint '{t.checkpoint}'")
 
-# %% ../nbs/08_stages.ipynb #fa233f98
+# %% ../nbs/08_stages.ipynb #eb66e0e7
 def scale_schedule(cfg:Config, factor:int) -> Config:
     "A copy of `cfg` whose schedule (runner length and LR steps) is `factor` times longer."
     cfg = copy.deepcopy(cfg)
@@ -89,7 +89,7 @@ def scale_schedule(cfg:Config, factor:int) -> Config:
     return cfg
 
 def stage_config(student:Config, teacher:Teacher|None, mechanism:str='mgd', student_ckpt:str|None=None,
-                 inherit_teacher:bool=False, factor:int=1) -> Config:
+                 inherit_teacher:bool=False, factor:int=1, distill_loss:dict|None=None) -> Config:
     "The training config of one stage."
     cfg = scale_schedule(student, factor)
     if teacher is None:
@@ -99,7 +99,8 @@ def stage_config(student:Config, teacher:Teacher|None, mechanism:str='mgd', stud
                      teacher=copy.deepcopy(_as_config(teacher.config).model),
                      teacher_ckpt=str(teacher.checkpoint) if teacher.checkpoint else None,
                      student_ckpt=str(student_ckpt) if student_ckpt else None,
-                     inherit_teacher=inherit_teacher, distill_loss=MECHANISMS[mechanism])
+                     inherit_teacher=inherit_teacher,
+                     distill_loss=distill_loss if distill_loss is not None else MECHANISMS[mechanism])
     cfg.find_unused_parameters = True
     return cfg
 
@@ -135,10 +136,10 @@ def experiment_fingerprint(student:Config, teachers:list, mechanism:str, mode:st
     exp['sha256'] = _sha_text(json.dumps(exp, sort_keys=True))
     return exp
 
-# %% ../nbs/08_stages.ipynb #4afbd653
+# %% ../nbs/08_stages.ipynb #074baf76
 def _metric_summary(m:dict) -> str:
     keys = [k for k in ('bbox_mAP', 'segm_mAP') if k in m]
-    return ', '.join(f"{k.split('_')[0]} AP {m[k]:.3f}" for k in keys)
+    return ', '.join(f"{k.split('_')[0]} AP {100 * m[k]:.1f}" for k in keys)  # in %, like the paper
 
 def _log(msg): print(f"[mtpd] {msg}", flush=True)
 
@@ -150,7 +151,7 @@ def run_stages(student, # complete MMDetection training config of the student (f
                inherit_first:bool=True, # stage 1 starts the student's neck/heads from its teacher
                seed:int=0,
                distributed:bool=False, # inside a torch.distributed launch (see mtpd.dist)
-               evaluate_initial:bool=False, # also evaluate the student before stage 1 ("AP before")
+               distill_loss:dict|None=None, # loss config overriding the mechanism's default (e.g. another alpha)
               ) -> dict:
     "Train, export and evaluate every stage that is not already done; return the manifest."
     from mmcv.runner import get_dist_info
@@ -171,7 +172,7 @@ def run_stages(student, # complete MMDetection training config of the student (f
     prev_export, prev_metrics = None, None
     for k, (teacher, factor) in enumerate(stages, 1):
         inherit = inherit_first and k == 1 and teacher is not None
-        cfg = stage_config(student, teacher, mechanism, prev_export, inherit, factor)
+        cfg = stage_config(student, teacher, mechanism, prev_export, inherit, factor, distill_loss)
         # The fingerprint does not depend on where the work dir is (it may be moved between runs).
         fp = _sha_text(cfg.pretty_text.replace(str(work_dir), '{work_dir}') +
                        json.dumps(dict(seed=seed, prev=sha256_file(prev_export) if prev_export else None)))
@@ -192,8 +193,6 @@ def run_stages(student, # complete MMDetection training config of the student (f
         if stamp.is_file() and json.loads(stamp.read_text())['fingerprint'] != fp:
             raise ValueError(f"'{sdir}' holds an interrupted stage with a different config; remove it or use another --work-dir")
         if main: write_json_atomic(dict(fingerprint=fp, stage=k), stamp)
-        if k == 1 and evaluate_initial and prev_metrics is None and main:
-            pass  # an untrained student: AP 0 by construction, see `before` below
         name = f"stage {k}/{len(stages)}" + (f" (teacher {teacher.name})" if teacher else " (student alone)")
         _log(f"{name}: training in {sdir}")
         t0 = time.time()

@@ -1,0 +1,65 @@
+"""The table notebooks: papermill parameters, smoke executions, results taken from manifests, figures."""
+import json
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NBS = ROOT / 'nbs' / 'tables'
+TABLES = ['main_results', 'direct_vs_progressive']
+
+
+@pytest.mark.parametrize('name', TABLES + ['report'])
+def test_exactly_one_parameters_cell(name):
+    nb = nbformat.read(NBS / f'{name}.ipynb', as_version=4)
+    tagged = [c for c in nb.cells if 'parameters' in c.get('metadata', {}).get('tags', [])]
+    assert len(tagged) == 1 and 'scale' in tagged[0].source
+
+
+@pytest.mark.parametrize('params,message', [(dict(scale='huge'), "unknown scale 'huge'"),
+                                            (dict(scale='full', data_root='/nonexistent/coco'), "is not a directory")])
+def test_bad_parameters_fail_clearly(params, message, tmp_path):
+    # also proves papermill injects the parameters (the defaults would run fine)
+    with pytest.raises(pm.PapermillExecutionError) as e:
+        pm.execute_notebook(str(NBS / 'main_results.ipynb'), str(tmp_path / 'out.ipynb'), parameters=params,
+                            cwd=str(NBS), progress_bar=False, kernel_name='python3')
+    assert message in str(e.value)
+
+
+@pytest.fixture(scope='module')
+def smoke(tmp_path_factory):
+    "Both tables at smoke scale on one row/family each (the full smoke set is `make smoke`), then the report."
+    from mtpd.reproduce import reproduce
+    d = tmp_path_factory.mktemp('repro')
+    executed = reproduce(scale='smoke', work_root=d / 'runs', out_dir=d / 'figures', data_root=d / 'data',
+                         rows=['retinanet_r101_x101'], progress=False)
+    return d, executed
+
+
+def test_tables_written_from_manifests(smoke):
+    from mtpd.tables import final_ap, read_manifest
+    d, executed = smoke
+    assert set(executed) == {'main_results', 'direct_vs_progressive', 'report'}
+    assert all(Path(p).is_file() for p in executed.values())
+    main = json.loads((d / 'figures' / 'main_results.json').read_text())
+    (row,) = main['rows']
+    m = read_manifest(d / 'runs' / 'retinanet_r101_x101' / 'progressive-mgd-seed0')
+    assert row['ours_bbox'] == pytest.approx(final_ap(m)) and row['paper_bbox'] == 41.7
+    assert row['diff_bbox'] == pytest.approx(final_ap(m) - 41.7)
+    assert '| retinanet_r101_x101 |' in (d / 'figures' / 'main_results.md').read_text()
+    dvp = json.loads((d / 'figures' / 'direct_vs_progressive.json').read_text())
+    modes = {r['mode']: r for r in dvp['rows'] if r['family'] == 'retinanet' and r['metric'] == 'bbox'}
+    for mode in ('baseline', 'direct', 'progressive'):
+        mm = read_manifest(d / 'runs' / 'retinanet_r101_x101' / f'{mode}-mgd-seed0')
+        assert modes[mode]['ours'] == pytest.approx(final_ap(mm))
+    # direct/baseline: one stage with the combined budget; progressive: two stages
+    assert len(read_manifest(d / 'runs' / 'retinanet_r101_x101' / 'direct-mgd-seed0')['stages']) == 1
+
+
+def test_report_writes_figures(smoke):
+    d, _ = smoke
+    for name in ('direct_vs_progressive_bbox', 'ap_across_stages'):
+        for ext in ('png', 'svg'):
+            assert (d / 'figures' / f'{name}.{ext}').stat().st_size > 1000
