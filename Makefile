@@ -10,6 +10,6 @@ test:           ## notebooks in sync and clean, pytest, nbdev_test (what CI runs
 smoke:          ## the main job at smoke scale (CPU, minutes)
 	@tools/run_smoke.sh
 lab:            ## JupyterLab on nbs/ with the project's environment
-	@env=$$(tools/setup_env.sh) && "$$env/bin/jupyter" lab --notebook-dir=nbs
+	@env=$$(tools/setup_env.sh) && PYTHONPATH="$$PWD" "$$env/bin/jupyter" lab --notebook-dir=nbs
 export:         ## notebooks -> mtpd/ and clean them (run before committing)
 	@env=$$(tools/setup_env.sh) && "$$env/bin/nbdev_export" && "$$env/bin/nbdev_clean"

@@ -127,3 +127,21 @@ def test_bad_inputs(case, setup, tmp_path):
     if case == 'mismatched_ckpt': assert 'neck.' in lines[0] or 'bbox_head.' in lines[0] or 'backbone.' in lines[0]
     if case == 'other_exp': assert sorted(p.name for p in work.iterdir()) == before
     else: assert not work.exists()
+
+
+def test_two_processes_gloo(setup, tmp_path):
+    "`--gpus 2` re-launches itself under torchrun (gloo on CPU): same manifest structure, one set of files."
+    d, paths = setup
+    single = tmp_path / 'single'
+    t0 = time.time(); one = progressive(paths, single); t1 = time.time()
+    two = progressive(paths, tmp_path / 'two', '--gpus', '2'); t2 = time.time()
+    assert one.returncode == 0 and two.returncode == 0, two.stderr[-3000:]
+    print(f"\n2-stage smoke run: 1 process {t1 - t0:.1f} s, 2 processes {t2 - t1:.1f} s (wall, incl. start-up)")
+    m1 = json.loads((single / 'manifest.json').read_text())
+    m2 = json.loads((tmp_path / 'two' / 'manifest.json').read_text())
+    assert [sorted(s) for s in m1['stages']] == [sorted(s) for s in m2['stages']]
+    assert [s['teacher']['name'] for s in m2['stages']] == ['teacher1', 'teacher2']
+    assert all(0 <= s['metrics']['bbox_mAP'] <= 1 for s in m2['stages'])
+    files = lambda root: sorted(str(p.relative_to(root)) for p in root.rglob('*')
+                                if p.is_file() and not p.name.endswith(('.log', '.log.json')) and 'tf_logs' not in str(p))
+    assert files(tmp_path / 'two') == files(single)

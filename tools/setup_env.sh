@@ -15,9 +15,16 @@ key=$(cat "$here"/requirements/*.txt | sha256sum | cut -c1-12)
 env=${MTPD_ENV:-$cache/envs/py$pyver-$key}
 log() { echo "[setup_env] $*" >&2; }
 
+link_checkout() {
+  # The `mtpd` console script comes from an editable install of a checkout. Every command of
+  # ours puts its own checkout first on PYTHONPATH, so which checkout the environment was linked to
+  # does not matter; link once, under a lock (CI and a developer may share the environment).
+  [ -x "$env/bin/mtpd" ] && return 0
+  ( flock 9; [ -x "$env/bin/mtpd" ] || "$env/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$here" >&2 ) 9>"$env/.link.lock"
+}
+
 if [ -f "$env/.complete" ]; then
-  # Fast path: the environment is complete; only (re)link this checkout into it.
-  "$env/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$here" >&2
+  link_checkout
   echo "$env"; exit 0
 fi
 
@@ -46,5 +53,5 @@ pip install -q -r "$here/requirements/base.txt" >&2
 pip install -q "setuptools>=77" >&2   # what torch asks for, once mmcv-full is built
 "$env/bin/python" -c 'import mmcv.ops, mmdet, torchvision, nbdev' >&2
 touch "$env/.complete"
-[ -f "$here/setup.py" ] && pip install -q --no-deps --no-build-isolation -e "$here" >&2
+link_checkout
 echo "$env"
