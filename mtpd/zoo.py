@@ -113,7 +113,7 @@ ROWS = {
 }
 "The paper's five rows (REFERENCE section 2): a student and its teachers in stage order."
 
-# %% ../nbs/06_zoo.ipynb #bf12225a
+# %% ../nbs/06_zoo.ipynb #8a6bad82
 SCHEDULES = {
     '1x': dict(epochs=12, steps=(8, 11)),
     '2x': dict(epochs=24, steps=(16, 22)),
@@ -122,11 +122,13 @@ SCHEDULES = {
 "Training budgets in epochs, with the epochs after which the learning rate drops 10x."
 
 BASE_LR = dict(one_stage=0.01, two_stage=0.02)
+"SGD learning rate for 16 images per iteration: RetinaNet/RepPoints 0.01, (Cascade) Mask R-CNN 0.02."
+
 SMALL_OPTIMIZER = dict(type='AdamW', lr=2e-3, weight_decay=0.05)
 "Optimizer of every smoke/mini run (from-scratch training on a CPU budget; see `training_config`)."
+
 SMALL_SCALE_ALPHA_GAIN = 250
 "Factor on the paper's `alpha_mgd` at smoke/mini scale (see the caveat about MGD at small scale below)."
-"SGD learning rate for 16 images per iteration: RetinaNet/RepPoints 0.01, (Cascade) Mask R-CNN 0.02."
 
 SCALES = {
     'full': dict(gpus=8, samples_per_gpu=2, workers_per_gpu=2, warmup_iters=500,

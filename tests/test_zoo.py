@@ -1,14 +1,14 @@
 """Tests of mtpd.zoo: every paper row at every scale, with real models and MMDetection's own training.
 
-- every smoke and mini model trains one real iteration (mtpd.train.train when it exists, else
-  mmdet.apis.train_detector) on the smoke shapes dataset;
+- every smoke and mini model trains one real iteration (mtpd.train.train, i.e. MMDetection's
+  train_detector with the project's hooks) on the smoke shapes dataset;
 - every row's smoke-scale stage 1 and stage 2 train one iteration as DetectionDistillers, from
   teacher checkpoints written here, stage 2 from the exported stage-1 student;
 - every full-scale stage (5 rows x 2 stages) passes `dry_run` with detection and MGD losses;
 - full-scale configs name MMDetection's zoo checkpoints (checked against the metafiles that ship
   with mmdet and against the APs REFERENCE quotes) and the paper's schedule; bad names fail clearly.
 """
-import json, math, os
+import json, math
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ import yaml
 import mtpd  # noqa: F401  (registers the distiller, MGD and the device-safe heads)
 from mtpd.configs import mmdet_config_root
 from mtpd.data import CLASSES
-from mtpd.zoo import (MECHANISMS, MODELS, ROLES, ROWS, SCALES, SCHEDULES, baseline_config, direct_config, dry_run,
+from mtpd.zoo import (MECHANISMS, MODELS, ROLES, ROWS, SCALES, baseline_config, direct_config, dry_run,
                       model_config, model_name, stage_config, teacher_checkpoint, teacher_config, training_config,
                       zoo_entry)
 
@@ -43,27 +43,12 @@ def data_root(tmp_path_factory):
 
 
 def _one_iteration(cfg, work_dir):
-    "Train `cfg` for exactly one iteration with the project's trainer (or MMDetection's); return the logged losses."
+    "Train `cfg` for exactly one iteration with the project's trainer (MMDetection's train_detector); return the logged losses."
+    from mtpd.train import train
     cfg.runner = dict(type='IterBasedRunner', max_iters=1)
     cfg.log_config.interval = 1
     cfg.log_level = 'WARNING'
-    try:
-        from mtpd.train import train
-    except ImportError:
-        train = None
-    if train is not None:
-        train(cfg, work_dir, seed=0)
-    else:
-        from mmdet.apis import set_random_seed, train_detector
-        from mmdet.datasets import build_dataset
-        from mmdet.models import build_detector
-        cfg.work_dir, cfg.device, cfg.gpu_ids, cfg.seed = str(work_dir), 'cpu', [0], 0
-        set_random_seed(0)
-        datasets = [build_dataset(cfg.data.train)]
-        model = build_detector(cfg.model)
-        model.init_weights()
-        model.CLASSES = datasets[0].CLASSES
-        train_detector(model, datasets, cfg, distributed=False, validate=False)
+    train(cfg, work_dir, seed=0)
     logs = sorted(Path(work_dir).glob('*.log.json'))
     assert logs, f"no training log in {work_dir}"
     rows = [json.loads(l) for l in logs[-1].read_text().splitlines() if l.strip()]
