@@ -86,7 +86,7 @@ def write_table(name:str, rows:list[dict], out_dir, title:str='', note:str='', c
     _atomic_write(md, (f'# {title}\n\n' if title else '') + to_markdown(rows, columns) + (f'\n{note}\n' if note else ''))
     return j, md
 
-# %% ../nbs/09_tables.ipynb #86836fe2
+# %% ../nbs/09_tables.ipynb #039db1de
 def _save(fig, out_dir, name) -> list[Path]:
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -101,7 +101,7 @@ def plot_direct_vs_progressive(results:dict, # family -> mode -> list of AP (%) 
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fams = list(results)
-    fig, axes = plt.subplots(1, len(fams), figsize=(3.6 * len(fams), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(fams), figsize=(4.4 * len(fams), 3.6), squeeze=False)
     modes, colors = ('baseline', 'direct', 'progressive'), ('#bbbbbb', '#6a9fd4', '#d4736a')
     for ax, fam in zip(axes[0], fams):
         ours = [mean_std(results[fam].get(m, [])) for m in modes]
@@ -110,8 +110,7 @@ def plot_direct_vs_progressive(results:dict, # family -> mode -> list of AP (%) 
             if mu == mu: ax.text(i, mu + (sd or 0), f'{mu:.1f}', ha='center', va='bottom', fontsize=8)
         ax.set_xticks(range(3), modes, fontsize=8); ax.set_title(f'{fam} (ours, {scale})', fontsize=9)
         ax.set_ylabel(f'{metric} AP (%)', fontsize=8)
-        lo = min([o[0] - o[1] for o in ours if o[0] == o[0]] or [0])
-        ax.set_ylim(max(0, lo - 0.15 * abs(lo) - 1), None)
+        ax.set_ylim(0, None)  # bars start at zero: their heights are the values
         p = PAPER['direct_vs_progressive'].get(fam, {}).get('mgd', {}).get(metric)
         base = PAPER['baseline'].get(fam, {}).get('2x', {}).get(metric)
         if p:
@@ -119,12 +118,12 @@ def plot_direct_vs_progressive(results:dict, # family -> mode -> list of AP (%) 
             ax2.plot(range(3), [base, p[0], p[1]], 'k--o', ms=3, lw=1, label='paper (COCO)')
             ax2.set_ylabel('paper AP (%)', fontsize=7); ax2.tick_params(labelsize=7)
             ax2.legend(loc='lower right', fontsize=7)
-    fig.suptitle(f'Direct vs progressive distillation (MGD), {metric} AP', fontsize=10)
-    fig.tight_layout()
+    fig.suptitle(f'Direct vs progressive distillation (MGD), {metric} AP: bars ours, dashed line the paper', fontsize=10)
+    fig.tight_layout(w_pad=2.5)
     paths = _save(fig, out_dir, name); plt.close(fig)
     return paths
 
-def plot_stage_curves(curves:dict, # row -> list of AP (%) after stage 0 (before), 1, 2, ...
+def plot_stage_curves(curves:dict, # row -> list of AP (%) after stage 1, 2, ...
                       out_dir, scale:str, metric:str='bbox', name:str='ap_across_stages') -> list[Path]:
     "AP of the student after each stage, one line per row."
     import matplotlib; matplotlib.use('Agg')
@@ -133,7 +132,7 @@ def plot_stage_curves(curves:dict, # row -> list of AP (%) after stage 0 (before
     for row, aps in curves.items():
         ax.plot(range(len(aps)), aps, '-o', ms=4, label=row)
     n = max((len(a) for a in curves.values()), default=1)
-    ax.set_xticks(range(n), ['student'] + [f'stage {k}' for k in range(1, n)], fontsize=8)
+    ax.set_xticks(range(n), [f'after stage {k}' for k in range(1, n + 1)], fontsize=8)
     ax.set_ylabel(f'{metric} AP (%)'); ax.set_title(f'Student AP across stages ({scale})', fontsize=10)
     ax.legend(fontsize=7); ax.grid(alpha=0.3)
     fig.tight_layout()
