@@ -9,7 +9,7 @@ import json, os, statistics
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PAPER', 'read_manifest', 'final_ap', 'stage_aps', 'mean_std', 'to_markdown', 'write_table',
+__all__ = ['PAPER', 'read_manifest', 'final_ap', 'stage_aps', 'mean_std', 'atomic_write_text', 'to_markdown', 'write_table',
            'plot_direct_vs_progressive', 'plot_stage_curves']
 
 # %% ../nbs/09_tables.ipynb #da495f84
@@ -60,11 +60,14 @@ def mean_std(xs:list) -> tuple[float, float]:
     if not xs: return float('nan'), float('nan')
     return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
 
-# %% ../nbs/09_tables.ipynb #10e2b16c
-def _atomic_write(path:Path, text:str):
+# %% ../nbs/09_tables.ipynb #107d2709
+def atomic_write_text(path, text:str) -> Path:
+    "Write `text` to a temporary file beside `path`, then rename it into place."
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
     tmp.write_text(text); os.replace(tmp, path)
+    return path
 
 def _fmt(v, digits=1):
     if v is None: return '–'
@@ -82,8 +85,8 @@ def write_table(name:str, rows:list[dict], out_dir, title:str='', note:str='', c
     "Write `out_dir/name.json` and `out_dir/name.md`."
     out_dir = Path(out_dir)
     j, md = out_dir / f'{name}.json', out_dir / f'{name}.md'
-    _atomic_write(j, json.dumps(dict(name=name, title=title, note=note, meta=meta or {}, rows=rows), indent=1) + '\n')
-    _atomic_write(md, (f'# {title}\n\n' if title else '') + to_markdown(rows, columns) + (f'\n{note}\n' if note else ''))
+    atomic_write_text(j, json.dumps(dict(name=name, title=title, note=note, meta=meta or {}, rows=rows), indent=1) + '\n')
+    atomic_write_text(md, (f'# {title}\n\n' if title else '') + to_markdown(rows, columns) + (f'\n{note}\n' if note else ''))
     return j, md
 
 # %% ../nbs/09_tables.ipynb #039db1de
