@@ -11,7 +11,7 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'UserError', 'build_parser', 'main']
 
-# %% ../nbs/20_cli.ipynb #7fd47098
+# %% ../nbs/20_cli.ipynb #58ee6dc4
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 class UserError(Exception):
@@ -100,12 +100,32 @@ def _dry_run(args):
         n = len([x for x in losses if x.startswith('loss_mgd')])
         print(f"stage {k} (teacher {t.name}): forward_train ok, {len(losses)} loss terms ({n} distillation)")
 
+def _order_teachers(args):
+    "Probe every candidate teacher, print the cost table and the chosen order; optionally run that sequence."
+    from mtpd.order import plan_sequence, format_costs, save_costs
+    from mtpd.stages import run_stages
+    teachers = [_parse_teacher(t) for t in args.teacher]
+    if args.last is not None and args.last not in [t.name for t in teachers]:
+        # a config path is accepted too: teachers are named after their config file
+        by_cfg = {str(Path(str(t.config))): t.name for t in teachers}
+        args.last = by_cfg.get(str(Path(args.last)), args.last)
+    result = plan_sequence(args.student, teachers, cap=args.cap, last=args.last, steps=args.steps,
+                           time_budget_s=args.time_budget, student_ckpt=args.student_ckpt, seed=args.seed,
+                           progress=False)
+    print(format_costs(result))
+    print("order: " + ' -> '.join(result['order']))
+    cmd = ['mtpd', 'progressive', args.student] + [f"--teacher {t.config}={t.checkpoint}" for t in result['sequence']]
+    print("run it: " + ' '.join(cmd + ['--work-dir', args.progressive or 'WORK_DIR']))
+    if args.json: save_costs(result, args.json); print(f"wrote {args.json}")
+    if args.progressive:
+        run_stages(args.student, result['sequence'], args.progressive, seed=args.seed)
+
 def _data_shapes(args):
     from mtpd.data import generate_shapes
     out = generate_shapes(args.out, scale=args.scale, seed=args.seed)
     print(f"synthetic shapes dataset ({args.scale}, seed {args.seed}) in {out}")
 
-# %% ../nbs/20_cli.ipynb #c116594d
+# %% ../nbs/20_cli.ipynb #1771867f
 def build_parser() -> argparse.ArgumentParser:
     "The `mtpd` argument parser with all subcommands."
     p = argparse.ArgumentParser(prog='mtpd', description=
@@ -150,6 +170,25 @@ def build_parser() -> argparse.ArgumentParser:
                          "random image: validates a GPU job's configs on a CPU before submitting it")
     launch_opts(pr)
     pr.set_defaults(func=_progressive)
+
+    ot = sub.add_parser('order-teachers', help="rank candidate teachers by adaptation cost; optionally run that sequence",
+                        description="Measure the adaptation cost of every candidate teacher (mtpd.order: the feature "
+                                    "residual left after a short, seeded probe of feature mimicking, normalised by "
+                                    "the teacher's feature energy), print the cost table and the teachers in "
+                                    "ascending cost, and print (or, with --progressive, run) the `mtpd progressive` "
+                                    "command of that sequence.")
+    ot.add_argument('student', help="MMDetection config file of the student (model + data: the probe uses its pipeline)")
+    ot.add_argument('--teacher', action='append', default=[], metavar='CFG=CKPT', help="a candidate teacher; repeat")
+    ot.add_argument('--student-ckpt', help="the student's weights (default: its own initialisation)")
+    g = ot.add_mutually_exclusive_group()
+    g.add_argument('--steps', type=int, help="probe steps per teacher (default: 40)")
+    g.add_argument('--time-budget', type=float, metavar='SECONDS', help="fit the probe length to this wall-clock budget")
+    ot.add_argument('--cap', type=int, help="keep at most this many teachers")
+    ot.add_argument('--last', help="a teacher (config file or its name) that must end the sequence, e.g. the strongest")
+    ot.add_argument('--seed', type=int, default=0, help="probe (and training) seed (default: 0)")
+    ot.add_argument('--json', help="also write the costs and the order to this JSON file (atomically)")
+    ot.add_argument('--progressive', metavar='WORK_DIR', help="then run progressive distillation in this order here")
+    ot.set_defaults(func=_order_teachers)
 
     ex = sub.add_parser('experiment', help="one paper row at a scale in a mode (what the table notebooks run)",
                         description="Run (or resume) one row of the paper (mtpd.zoo.ROWS) at a scale in a mode: at "

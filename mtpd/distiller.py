@@ -60,7 +60,7 @@ def _fill_channels(loss_cfg:dict, s_mod:nn.Module, t_mod:nn.Module) -> dict:
     if 'teacher_channels' in params: cfg.setdefault('teacher_channels', _out_channels(t_mod))
     return cfg
 
-# %% ../nbs/05_distiller.ipynb #994b5bff
+# %% ../nbs/05_distiller.ipynb #732d1fa1
 @DETECTORS.register_module(force=True)
 class DetectionDistiller(BaseDetector):
     "A student detector trained with its detection losses plus feature distillation from a frozen teacher."
@@ -141,23 +141,34 @@ class DetectionDistiller(BaseDetector):
         if self.inherit_teacher:
             print_log(str(inherit_from_teacher(self.student, self._teacher.state_dict())), logger=logger)
 
-    def forward_train(self, img, img_metas, **kwargs):
-        "Student detection losses plus one distillation loss per pair."
+    def _captured(self, img, student_forward) -> tuple:
+        "Run the teacher on `img` (no gradient) and `student_forward()`; return its output and the pairs' features."
         self._capturing = True
         try:
             with torch.no_grad(): self._teacher.extract_feat(img)
-            losses = self.student.forward_train(img, img_metas, **kwargs)
+            out = student_forward()
+            feats = {}
             for p in self.pairs:
                 name = p['name']
                 s, t = self._feats['student'].get(name), self._feats['teacher'].get(name)
                 if s is None or t is None:
                     raise RuntimeError(f"DetectionDistiller: no feature captured for pair '{name}' "
                                        f"({p['student_module']} / {p['teacher_module']}): is the module used in forward?")
-                losses[f'loss_{name}'] = self.distill_losses[name](s, t)
+                feats[name] = (s, t)
         finally:
             self._capturing = False
-            for d in self._feats.values(): d.clear()
+            for d in self._feats.values(): d.clear()  # keep nothing between steps
+        return out, feats
+
+    def forward_train(self, img, img_metas, **kwargs):
+        "Student detection losses plus one distillation loss per pair."
+        losses, feats = self._captured(img, lambda: self.student.forward_train(img, img_metas, **kwargs))
+        for name, (s, t) in feats.items(): losses[f'loss_{name}'] = self.distill_losses[name](s, t)
         return losses
+
+    def feature_pairs(self, img) -> dict:
+        "{pair name: (student feature, teacher feature)} for `img`: features only, no detection losses (see `mtpd.order`)."
+        return self._captured(img, lambda: self.student.extract_feat(img))[1]
 
     # Inference and everything else that is not training is the student's.
     def extract_feat(self, img): return self.student.extract_feat(img)

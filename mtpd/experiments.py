@@ -14,11 +14,11 @@ from .train import train, evaluate
 from .weights import read_checkpoint, atomic_save
 
 # %% auto #0
-__all__ = ['TEACHER_SCHEDULE', 'default_cache_root', 'trained_teacher', 'teacher_metrics', 'teachers_of', 'run_experiment',
-           'distill_loss_for', 'experiment_dir', 'run_experiment_any']
+__all__ = ['TEACHER_SCHEDULE', 'default_cache_root', 'trained_detector', 'trained_teacher', 'teacher_metrics', 'teachers_of',
+           'pool_teacher', 'run_experiment', 'distill_loss_for', 'experiment_dir', 'run_experiment_any']
 
-# %% ../nbs/10_experiments.ipynb #61c99710
-TEACHER_SCHEDULE = dict(smoke='3x', mini='2x')
+# %% ../nbs/10_experiments.ipynb #d6127a60
+TEACHER_SCHEDULE = dict(smoke='3x', mini='3x')
 "Schedule of the project-trained teachers at each small scale."
 
 def default_cache_root() -> Path:
@@ -33,31 +33,43 @@ def _key(cfg, data_root) -> str:
 def _shapes_dir(cfg) -> Path:
     return Path(cfg.data.train.ann_file).parent.parent
 
-def trained_teacher(row:str, index:int, scale:str, data_root=None, cache_root=None, seed:int=0) -> Path:
-    "Teacher `index` (1, 2) of `row` at a small `scale`, trained on first use and cached by config + data."
+def trained_detector(row:str, # a key of `zoo.ROWS`
+                     role, # 'student', 'teacher1', 'teacher2' (or 0, 1, 2): which of the row's detectors
+                     scale:str, # 'smoke' or 'mini'
+                     data_root=None, cache_root=None, seed:int=0,
+                     schedule:str|None=None, # default: `TEACHER_SCHEDULE[scale]`
+                    ) -> Path:
+    "One of `row`'s detectors trained alone at a small `scale`, on first use, and cached by config + data."
     if scale == 'full':
         raise ValueError("full-scale teachers are not trained by mtpd: use the zoo checkpoints (zoo.teacher_checkpoint) "
                          "or pass your own with teacher_ckpts")
-    cfg = zoo.teacher_config(row, index, scale, data_root, schedule=TEACHER_SCHEDULE[scale], seed=seed)
+    schedule = schedule or TEACHER_SCHEDULE[scale]
+    role = zoo.ROLES[zoo._role_index(role)]
+    cfg = zoo.training_config(zoo.model_config(row, role, scale), scale, data_root, schedule, seed=seed)
     key = _key(cfg, data_root or zoo.default_data_root(scale))
-    d = Path(cache_root or default_cache_root()) / 'teachers' / f'{row}-teacher{index}-{scale}-{key}'
+    d = Path(cache_root or default_cache_root()) / 'teachers' / f'{row}-{role}-{scale}-{key}'
     out = d / 'teacher.pth'
     if out.is_file(): return out
-    ckpt = train(cfg, d / 'work', seed=seed, run_name=f'{row} teacher{index} ({scale})')
+    ckpt = train(cfg, d / 'work', seed=seed, run_name=f'{row} {role} ({scale}, {schedule})')
     c = read_checkpoint(ckpt)
     atomic_save(dict(state_dict=c['state_dict'], meta={k: v for k, v in c['meta'].items() if k == 'CLASSES'}), out)
     metrics = evaluate(cfg, out)
-    write_json_atomic(dict(row=row, index=index, scale=scale, key=key, schedule=TEACHER_SCHEDULE[scale],
-                           model=zoo.model_name(row, index), metrics=metrics, config=cfg.pretty_text), d / 'teacher.json')
-    print(f"[mtpd] {row} teacher{index} ({scale}) trained: bbox AP {100 * metrics.get('bbox_mAP', 0):.1f}")
+    write_json_atomic(dict(row=row, role=role, index=zoo.ROLES.index(role), scale=scale, key=key, schedule=schedule,
+                           model=zoo.model_name(row, role), metrics=metrics, config=cfg.pretty_text), d / 'teacher.json')
+    print(f"[mtpd] {row} {role} ({scale}, {schedule}) trained: bbox AP {100 * metrics.get('bbox_mAP', 0):.1f}")
     return out
+
+def trained_teacher(row:str, index:int, scale:str, data_root=None, cache_root=None, seed:int=0) -> Path:
+    "Teacher `index` (1, 2) of `row` at a small `scale`, trained on first use and cached by config + data."
+    zoo._check('teacher index', index, (1, 2), 'teacher indices')
+    return trained_detector(row, index, scale, data_root, cache_root, seed)
 
 def teacher_metrics(checkpoint) -> dict:
     "The metrics recorded beside a cached teacher (empty for zoo/user checkpoints)."
     p = Path(checkpoint).parent / 'teacher.json'
     return json.loads(p.read_text())['metrics'] if p.is_file() else {}
 
-# %% ../nbs/10_experiments.ipynb #fccbe94c
+# %% ../nbs/10_experiments.ipynb #78249882
 def teachers_of(row:str, scale:str, data_root=None, cache_root=None, teacher_ckpts:list|None=None) -> list[Teacher]:
     "The row's teachers in stage order, with checkpoints (given, zoo, or trained at small scale)."
     out = []
@@ -71,6 +83,28 @@ def teachers_of(row:str, scale:str, data_root=None, cache_root=None, teacher_ckp
         out.append(Teacher(dict(model=zoo.model_config(row, i, scale)), str(ckpt), name=zoo.model_name(row, i)))
     return out
 
+def pool_teacher(row:str, # a key of `zoo.ROWS`
+                 role, # 'student', 'teacher1', 'teacher2' (or 0, 1, 2)
+                 scale:str, # 'smoke' or 'mini'
+                 data_root=None, cache_root=None,
+                 schedule:str|None=None, # default: `TEACHER_SCHEDULE[scale]`
+                ) -> Teacher:
+    """Any of `row`'s detectors, trained (once) at a small scale, as a candidate teacher: e.g. another row's
+    teacher, or the student's own architecture trained longer (`role='student'`, named `<model>_<schedule>`)."""
+    schedule = schedule or TEACHER_SCHEDULE[scale]
+    i = zoo._role_index(role)
+    name = zoo.model_name(row, i) + (f'_{schedule}' if i == 0 else '')
+    ckpt = trained_detector(row, i, scale, data_root, cache_root, schedule=schedule)
+    return Teacher(dict(model=zoo.model_config(row, i, scale)), str(ckpt), name=name)
+
+def _sequence_tag(row:str, mode:str, teachers:list|None) -> str|None:
+    "None when `teachers` is what the row uses in `mode` anyway (so the run is shared), else their names."
+    if teachers is None or mode == 'baseline': return None
+    names = [t.name for t in teachers]
+    default = [zoo.model_name(row, i) for i in (1, 2)]
+    if names == default or (mode == 'direct' and len(names) == len(default) and names[-1] == default[-1]): return None
+    return '+'.join(names)
+
 def run_experiment(row:str, # a key of `zoo.ROWS`
                    scale:str, # 'smoke', 'mini' or 'full'
                    mode:str='progressive', # 'progressive', 'direct' or 'baseline'
@@ -81,13 +115,15 @@ def run_experiment(row:str, # a key of `zoo.ROWS`
                    teacher_ckpts:list|None=None, # [stage-1 teacher, stage-2 teacher] checkpoints (full scale)
                    mechanism:str='mgd',
                    distributed:bool=False,
+                   teachers:list|None=None, # another teacher sequence than the row's (e.g. from `mtpd.order`)
                   ) -> dict:
     "Run (or resume) one row in one mode for one seed; return its manifest."
-    work_dir = experiment_dir(row, scale, mode, seed, work_root, mechanism)
+    tag = _sequence_tag(row, mode, teachers)
+    work_dir = experiment_dir(row, scale, mode, seed, work_root, mechanism, tag)
     student = zoo.baseline_config(row, scale, data_root, schedule='1x', seed=seed)
     if mode == 'baseline':  # the teachers only set the budget (2 stages -> 2x); none is trained or loaded
         teachers = [Teacher(dict(model=zoo.model_config(row, i, scale)), None, name=zoo.model_name(row, i)) for i in (1, 2)]
-    else:
+    elif tag is None:
         teachers = teachers_of(row, scale, data_root, cache_root, teacher_ckpts)
     return run_stages(student, teachers, work_dir, mechanism=mechanism, mode=mode, seed=seed, distributed=distributed,
                       distill_loss=distill_loss_for(row, scale, mechanism))
@@ -100,10 +136,11 @@ def distill_loss_for(row:str, scale:str, mechanism:str='mgd') -> dict|None:
     d = MGD_DEFAULTS[fam]
     return dict(type='MGDLoss', alpha_mgd=d['alpha_mgd'] * zoo.SMALL_SCALE_ALPHA_GAIN, lambda_mgd=d['lambda_mgd'])
 
-# %% ../nbs/10_experiments.ipynb #e228ed25
-def experiment_dir(row, scale, mode, seed=0, work_root=None, mechanism='mgd') -> Path:
-    "The stage-runner work dir of one experiment."
-    return Path(work_root or Path('runs') / scale) / row / f'{mode}-{mechanism}-seed{seed}'
+# %% ../nbs/10_experiments.ipynb #da113291
+def experiment_dir(row, scale, mode, seed=0, work_root=None, mechanism='mgd', sequence:str|None=None) -> Path:
+    "The stage-runner work dir of one experiment (`sequence`: the teachers' names when not the row's own)."
+    name = f'{mode}-{sequence}-{mechanism}-seed{seed}' if sequence else f'{mode}-{mechanism}-seed{seed}'
+    return Path(work_root or Path('runs') / scale) / row / name
 
 def run_experiment_any(row:str, scale:str, mode:str='progressive', seed:int=0, work_root=None, data_root=None,
                        cache_root=None, teacher_ckpts:list|None=None, mechanism:str='mgd', gpus:int=1) -> dict:

@@ -17,8 +17,8 @@ from mmcv.runner import HOOKS, Hook, CheckpointHook, master_only, get_dist_info
 from .configs import quiet_init
 
 # %% auto #0
-__all__ = ['atomic_symlink', 'AtomicCheckpointHook', 'FiniteLossHook', 'ResumeHook', 'default_device', 'prepare_config',
-           'latest_checkpoint', 'train', 'evaluate']
+__all__ = ['atomic_symlink', 'AtomicCheckpointHook', 'FiniteLossHook', 'ResumeHook', 'patch_mmcv_scatter', 'default_device',
+           'prepare_config', 'latest_checkpoint', 'train', 'evaluate']
 
 # %% ../nbs/07_train.ipynb #18f7fd5a
 def atomic_symlink(target:str, link:str):
@@ -73,7 +73,20 @@ class ResumeHook(Hook):
         runner.resume(self.checkpoint, map_location='cpu')
         if isinstance(runner, IterBasedRunner): runner._iter += 1; runner._inner_iter += 1
 
-# %% ../nbs/07_train.ipynb #578a9a80
+# %% ../nbs/07_train.ipynb #a16c6f50
+def _stream_of(device):
+    "torch's copy stream of `device`, which may be a GPU index (as mmcv 1.7.2 passes it)."
+    from torch.nn.parallel._functions import _get_stream
+    return _get_stream(torch.device('cuda', device) if isinstance(device, int) else device)
+
+def patch_mmcv_scatter():
+    "Make mmcv 1.7.2's `MMDataParallel` scatter work with torch 2 (idempotent)."
+    import mmcv.parallel._functions as f
+    f._get_stream = _stream_of
+
+patch_mmcv_scatter()
+
+# %% ../nbs/07_train.ipynb #5d33861c
 def default_device() -> str: return 'cuda' if torch.cuda.is_available() else 'cpu'
 
 def prepare_config(cfg:Config, work_dir, seed:int=0, run_name:str|None=None, device:str|None=None) -> Config:
@@ -93,7 +106,7 @@ def prepare_config(cfg:Config, work_dir, seed:int=0, run_name:str|None=None, dev
                                      priority='VERY_HIGH')]
     return cfg
 
-# %% ../nbs/07_train.ipynb #c18b9dd4
+# %% ../nbs/07_train.ipynb #2406a80c
 def latest_checkpoint(work_dir) -> Path|None:
     "The checkpoint `latest.pth` points at in `work_dir`, if any."
     link = Path(work_dir) / 'latest.pth'
@@ -136,7 +149,7 @@ def train(cfg:Config, # a full MMDetection config (model, data, schedule, runtim
     if distributed: barrier()  # rank 0 writes the checkpoints: every rank returns the final one
     return latest_checkpoint(cfg.work_dir)
 
-# %% ../nbs/07_train.ipynb #0c800f92
+# %% ../nbs/07_train.ipynb #6b7665f7
 def evaluate(cfg:Config, # config whose `model` is a plain detector (e.g. the student) and `data.test` the split
              checkpoint, # checkpoint of that detector
              distributed:bool=False,

@@ -113,7 +113,7 @@ ROWS = {
 }
 "The paper's five rows (REFERENCE section 2): a student and its teachers in stage order."
 
-# %% ../nbs/06_zoo.ipynb #8a6bad82
+# %% ../nbs/06_zoo.ipynb #8b0ada0a
 SCHEDULES = {
     '1x': dict(epochs=12, steps=(8, 11)),
     '2x': dict(epochs=24, steps=(16, 22)),
@@ -135,7 +135,7 @@ SCALES = {
                  checkpoint_interval=1, max_keep_ckpts=3, log_interval=50),
     'smoke': dict(gpus=1, samples_per_gpu=8, workers_per_gpu=0, iters_per_epoch=4, warmup_iters=5,
                   checkpoints=3, max_keep_ckpts=2, log_interval=4, rpn_proposals=200, rcnn_samples=32),
-    'mini': dict(gpus=1, samples_per_gpu=8, workers_per_gpu=0, iters_per_epoch=60, warmup_iters=80,
+    'mini': dict(gpus=1, samples_per_gpu=8, workers_per_gpu=0, iters_per_epoch=12, warmup_iters=30,
                  checkpoints=3, max_keep_ckpts=2, log_interval=20, rpn_proposals=200, rcnn_samples=32),
 }
 """Per scale: data-parallel processes, images per process, loader workers, warm-up iterations,

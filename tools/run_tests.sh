@@ -7,5 +7,5 @@ env=$(tools/setup_env.sh)
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export PATH="$env/bin:$PATH" PYTHONWARNINGS=ignore OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 tools/check_notebooks.sh
-nbdev_test --n_workers 2
+OMP_NUM_THREADS=1 nbdev_test --n_workers 2  # two notebooks at a time, one thread each: no oversubscription
 pytest -q tests "$@"
