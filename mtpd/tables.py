@@ -10,7 +10,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['PAPER', 'read_manifest', 'final_ap', 'stage_aps', 'mean_std', 'atomic_write_text', 'to_markdown', 'write_table',
-           'plot_direct_vs_progressive', 'plot_stage_curves']
+           'plot_direct_vs_progressive', 'plot_stage_curves', 'plot_teacher_order']
 
 # %% ../nbs/09_tables.ipynb #da495f84
 PAPER = {
@@ -60,7 +60,7 @@ def mean_std(xs:list) -> tuple[float, float]:
     if not xs: return float('nan'), float('nan')
     return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
 
-# %% ../nbs/09_tables.ipynb #107d2709
+# %% ../nbs/09_tables.ipynb #781de36e
 def atomic_write_text(path, text:str) -> Path:
     "Write `text` to a temporary file beside `path`, then rename it into place."
     path = Path(path)
@@ -74,22 +74,24 @@ def _fmt(v, digits=1):
     if isinstance(v, float): return '–' if v != v else f'{v:.{digits}f}'
     return str(v)
 
-def to_markdown(rows:list[dict], columns:list[str]|None=None, digits:int=1) -> str:
-    "A GitHub-flavoured Markdown table of `rows`."
+def to_markdown(rows:list[dict], columns:list[str]|None=None, digits:int|dict=1) -> str:
+    "A GitHub-flavoured Markdown table of `rows`; `digits` for floats, or {column: digits} (default 1)."
     columns = columns or list(rows[0])
+    dig = (lambda c: digits.get(c, 1)) if isinstance(digits, dict) else (lambda c: digits)
     out = ['| ' + ' | '.join(columns) + ' |', '|' + '---|' * len(columns)]
-    out += ['| ' + ' | '.join(_fmt(r.get(c), digits) for c in columns) + ' |' for r in rows]
+    out += ['| ' + ' | '.join(_fmt(r.get(c), dig(c)) for c in columns) + ' |' for r in rows]
     return '\n'.join(out) + '\n'
 
-def write_table(name:str, rows:list[dict], out_dir, title:str='', note:str='', columns=None, meta:dict|None=None) -> tuple[Path, Path]:
+def write_table(name:str, rows:list[dict], out_dir, title:str='', note:str='', columns=None, meta:dict|None=None,
+                digits:int|dict=1) -> tuple[Path, Path]:
     "Write `out_dir/name.json` and `out_dir/name.md`."
     out_dir = Path(out_dir)
     j, md = out_dir / f'{name}.json', out_dir / f'{name}.md'
     atomic_write_text(j, json.dumps(dict(name=name, title=title, note=note, meta=meta or {}, rows=rows), indent=1) + '\n')
-    atomic_write_text(md, (f'# {title}\n\n' if title else '') + to_markdown(rows, columns) + (f'\n{note}\n' if note else ''))
+    atomic_write_text(md, (f'# {title}\n\n' if title else '') + to_markdown(rows, columns, digits) + (f'\n{note}\n' if note else ''))
     return j, md
 
-# %% ../nbs/09_tables.ipynb #039db1de
+# %% ../nbs/09_tables.ipynb #87a83186
 def _save(fig, out_dir, name) -> list[Path]:
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -139,5 +141,35 @@ def plot_stage_curves(curves:dict, # row -> list of AP (%) after stage 1, 2, ...
     ax.set_ylabel(f'{metric} AP (%)'); ax.set_title(f'Student AP across stages ({scale})', fontsize=10)
     ax.legend(fontsize=7); ax.grid(alpha=0.3)
     fig.tight_layout()
+    paths = _save(fig, out_dir, name); plt.close(fig)
+    return paths
+
+def plot_teacher_order(costs:list[dict], # per candidate: name, cost, ap (the teacher's own AP, %), and `chosen` (its place or None)
+                       ablation:dict, # sequence label -> list of student AP (%) over seeds
+                       out_dir, scale:str, metric:str='bbox', name:str='teacher_order') -> list[Path]:
+    "Two panels: each candidate's adaptation cost (with its AP), and the student's AP per teacher order."
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw=dict(width_ratios=[1, 1.1]))
+    cs = sorted(costs, key=lambda c: c['cost'])
+    a1.barh(range(len(cs)), [c['cost'] for c in cs], color=['#d4736a' if c.get('chosen') else '#bbbbbb' for c in cs])
+    a1.set_yticks(range(len(cs)), [f"{c['name']}\n(teacher AP {c['ap']:.1f})" if c.get('ap') is not None else c['name']
+                                   for c in cs], fontsize=7)
+    for i, c in enumerate(cs):
+        a1.text(c['cost'], i, f" {c['cost']:.3f}" + (f"  stage {c['chosen']}" if c.get('chosen') else ''), va='center', fontsize=7)
+    a1.invert_yaxis(); a1.set_xlim(0, max(c['cost'] for c in cs) * 1.45)
+    a1.set_xlabel('adaptation cost (residual / teacher energy)', fontsize=8)
+    a1.set_title('Candidate teachers, cheapest first (red: chosen sequence)', fontsize=9)
+    labels = list(ablation)
+    stats = [mean_std(ablation[k]) for k in labels]
+    a2.bar(range(len(labels)), [m for m, _ in stats], yerr=[sd for _, sd in stats], capsize=4,
+           color=['#d4736a', '#6a9fd4', '#bbbbbb', '#8fbf7f'][:len(labels)])
+    for i, k in enumerate(labels):
+        a2.plot([i] * len(ablation[k]), ablation[k], 'k.', ms=4)
+        if stats[i][0] == stats[i][0]: a2.text(i, stats[i][0] + (stats[i][1] or 0), f'{stats[i][0]:.2f}', ha='center', va='bottom', fontsize=8)
+    a2.set_xticks(range(len(labels)), labels, fontsize=6.5)
+    a2.set_ylabel(f'student {metric} AP (%)', fontsize=8); a2.set_ylim(0, None)
+    a2.set_title(f'Student after distillation ({scale}; mean ± std, dots: seeds)', fontsize=9)
+    fig.tight_layout(w_pad=2)
     paths = _save(fig, out_dir, name); plt.close(fig)
     return paths

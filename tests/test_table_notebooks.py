@@ -8,7 +8,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT / 'nbs' / 'tables'
-TABLES = ['main_results', 'direct_vs_progressive']
+TABLES = ['main_results', 'direct_vs_progressive', 'teacher_order']
 
 
 @pytest.mark.parametrize('name', TABLES + ['report'])
@@ -30,7 +30,7 @@ def test_bad_parameters_fail_clearly(params, message, tmp_path):
 
 @pytest.fixture(scope='module')
 def smoke(tmp_path_factory):
-    "Both tables at smoke scale on one row/family each (the full smoke set is `make smoke`), then the report."
+    "Every table at smoke scale on one row/family each (the full smoke set is `make smoke`), then the report."
     from mtpd.reproduce import reproduce
     d = tmp_path_factory.mktemp('repro')
     executed = reproduce(scale='smoke', work_root=d / 'runs', out_dir=d / 'figures', data_root=d / 'data',
@@ -41,7 +41,7 @@ def smoke(tmp_path_factory):
 def test_tables_written_from_manifests(smoke):
     from mtpd.tables import final_ap, read_manifest
     d, executed = smoke
-    assert set(executed) == {'main_results', 'direct_vs_progressive', 'report'}
+    assert set(executed) == {'main_results', 'direct_vs_progressive', 'teacher_order', 'report'}
     assert all(Path(p).is_file() for p in executed.values())
     main = json.loads((d / 'figures' / 'main_results.json').read_text())
     (row,) = main['rows']
@@ -60,6 +60,27 @@ def test_tables_written_from_manifests(smoke):
 
 def test_report_writes_figures(smoke):
     d, _ = smoke
-    for name in ('direct_vs_progressive_bbox', 'ap_across_stages'):
+    for name in ('direct_vs_progressive_bbox', 'ap_across_stages', 'teacher_order'):
         for ext in ('png', 'svg'):
             assert (d / 'figures' / f'{name}.{ext}').stat().st_size > 1000
+
+
+def test_teacher_order_table_from_costs_and_manifests(smoke):
+    from mtpd.tables import final_ap, read_manifest
+    d, _ = smoke
+    t = json.loads((d / 'figures' / 'teacher_order.json').read_text())
+    costs = [r for r in t['rows'] if r['kind'] == 'cost']
+    assert len(costs) == 4 and all(0 <= r['cost'] for r in costs)  # the pool: both teachers, Swin-T, the student's arch 3x
+    assert [r['cost'] for r in costs] == sorted(r['cost'] for r in costs)
+    order = t['meta']['order']
+    assert len(order) == 2 and order[-1] == 'retinanet_x101_64x4d'  # cap 2, ends with the row's strongest teacher
+    saved = json.loads((d / 'figures' / 'teacher_order_costs.json').read_text())
+    assert {c['name']: c['cost'] for c in saved['costs']} == {r['teacher']: r['cost'] for r in costs}
+    tag = '+'.join(order)
+    run = d / 'runs' / 'retinanet_r101_x101'
+    chosen = run / ('progressive-mgd-seed0' if order[0] == 'retinanet_r101' else f'progressive-{tag}-mgd-seed0')
+    reverse = run / f"progressive-{'+'.join(order[::-1])}-mgd-seed0"
+    assert t['meta']['ablation']['chosen order'] == [pytest.approx(final_ap(read_manifest(chosen)))]
+    assert t['meta']['ablation']['reverse order'] == [pytest.approx(final_ap(read_manifest(reverse)))]
+    assert [s['teacher']['name'] for s in read_manifest(reverse)['stages']] == order[::-1]
+    assert (d / 'figures' / 'teacher_order.png').stat().st_size > 10_000
