@@ -14,21 +14,9 @@ from mmdet.models.builder import HEADS
 from mmdet.models.dense_heads import RepPointsHead
 
 # %% auto #0
-__all__ = ['DeviceSafeRepPointsHead', 'DeviceSafePointAssigner', 'device_safe']
+__all__ = ['DeviceSafePointAssigner', 'DeviceSafeRepPointsHead', 'device_safe']
 
-# %% ../nbs/02_heads.ipynb #0629f481
-@HEADS.register_module(force=True)
-class DeviceSafeRepPointsHead(RepPointsHead):
-    "`RepPointsHead` whose valid-point flags live on the features' device (trains on CPU)."
-    def get_points(self, featmap_sizes, img_metas, device):
-        multi_level_points = self.prior_generator.grid_priors(featmap_sizes, device=device, with_stride=True)
-        # Every image shares the grid; each gets its own copy because the assigner edits it in place.
-        points_list = [[p.clone() for p in multi_level_points] for _ in img_metas]
-        valid_flag_list = [self.prior_generator.valid_flags(featmap_sizes, meta['pad_shape'], device=device)
-                           for meta in img_metas]
-        return points_list, valid_flag_list
-
-# %% ../nbs/02_heads.ipynb #07c8cda8
+# %% ../nbs/02_heads.ipynb #c83f801e
 @BBOX_ASSIGNERS.register_module(force=True)
 class DeviceSafePointAssigner(PointAssigner):
     "`PointAssigner` that works on any device: the stock assignment on CPU copies, the result moved back."
@@ -40,22 +28,32 @@ class DeviceSafePointAssigner(PointAssigner):
             if torch.is_tensor(v): setattr(result, k, v.to(points.device))
         return result
 
-# %% ../nbs/02_heads.ipynb #7a98c5ae
-_DEVICE_SAFE = {'RepPointsHead': 'DeviceSafeRepPointsHead'}
-_DEVICE_SAFE_ASSIGNERS = {'PointAssigner': 'DeviceSafePointAssigner'}
+# %% ../nbs/02_heads.ipynb #4c07555a
+@HEADS.register_module(force=True)
+class DeviceSafeRepPointsHead(RepPointsHead):
+    "`RepPointsHead` whose valid-point flags live on the features' device (trains on CPU)."
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The config keeps type='PointAssigner': mmdet's head branches on that name (RepPointsHead.loss
+        # assigns to point centres only when the init assigner is called 'PointAssigner').
+        if self.train_cfg and getattr(self, 'init_assigner', None).__class__ is PointAssigner:
+            a = self.init_assigner
+            self.init_assigner = DeviceSafePointAssigner(scale=a.scale, pos_num=a.pos_num)
 
-def _swap_assigners(d):
-    "Swap every assigner config under `d` (a train_cfg) for its device-safe version, in place."
-    if isinstance(d, dict):
-        if d.get('type') in _DEVICE_SAFE_ASSIGNERS: d['type'] = _DEVICE_SAFE_ASSIGNERS[d['type']]
-        for v in d.values(): _swap_assigners(v)
-    elif isinstance(d, (list, tuple)):
-        for v in d: _swap_assigners(v)
+    def get_points(self, featmap_sizes, img_metas, device):
+        multi_level_points = self.prior_generator.grid_priors(featmap_sizes, device=device, with_stride=True)
+        # Every image shares the grid; each gets its own copy because the assigner edits it in place.
+        points_list = [[p.clone() for p in multi_level_points] for _ in img_metas]
+        valid_flag_list = [self.prior_generator.valid_flags(featmap_sizes, meta['pad_shape'], device=device)
+                           for meta in img_metas]
+        return points_list, valid_flag_list
+
+# %% ../nbs/02_heads.ipynb #991e29a5
+_DEVICE_SAFE = {'RepPointsHead': 'DeviceSafeRepPointsHead'}
 
 def device_safe(model:dict) -> ConfigDict:
-    "A copy of a detector config whose heads and assigners are swapped for their device-safe versions."
+    "A copy of a detector config whose heads are swapped for their device-safe versions."
     m = copy.deepcopy(model.to_dict() if hasattr(model, 'to_dict') else dict(model))
     h = m.get('bbox_head')
     if isinstance(h, dict) and h.get('type') in _DEVICE_SAFE: h['type'] = _DEVICE_SAFE[h['type']]
-    _swap_assigners(m.get('train_cfg'))
     return ConfigDict(m)
