@@ -91,7 +91,7 @@ def write_table(name:str, rows:list[dict], out_dir, title:str='', note:str='', c
     atomic_write_text(md, (f'# {title}\n\n' if title else '') + to_markdown(rows, columns, digits) + (f'\n{note}\n' if note else ''))
     return j, md
 
-# %% ../nbs/09_tables.ipynb #87a83186
+# %% ../nbs/09_tables.ipynb #7b5b8ef0
 def _save(fig, out_dir, name) -> list[Path]:
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -112,7 +112,7 @@ def plot_direct_vs_progressive(results:dict, # family -> mode -> list of AP (%) 
         ours = [mean_std(results[fam].get(m, [])) for m in modes]
         ax.bar(range(3), [o[0] for o in ours], yerr=[o[1] for o in ours], color=colors, capsize=4)
         for i, (mu, sd) in enumerate(ours):
-            if mu == mu: ax.text(i, mu + (sd or 0), f'{mu:.1f}', ha='center', va='bottom', fontsize=8)
+            if mu == mu: ax.text(i, mu + (sd or 0), f'{mu:.2f}' if mu < 10 else f'{mu:.1f}', ha='center', va='bottom', fontsize=8)
         ax.set_xticks(range(3), modes, fontsize=8); ax.set_title(f'{fam} (ours, {scale})', fontsize=9)
         ax.set_ylabel(f'{metric} AP (%)', fontsize=8)
         ax.set_ylim(0, None)  # bars start at zero: their heights are the values
