@@ -33,12 +33,12 @@ def load_mmdet_config(name:str # path relative to the config root, e.g. 'retinan
                                 "check the name against the mmdet configs directory")
     return Config.fromfile(str(path))
 
-# %% ../nbs/01_configs.ipynb #16fe00d2
+# %% ../nbs/01_configs.ipynb #c0cd6900
 def backbone_out_channels(backbone:dict) -> list[int]:
     "Channels of each backbone output listed in `out_indices`, for ResNet/ResNeXt/Swin configs."
     t = backbone['type']
     idx = backbone.get('out_indices', (0, 1, 2, 3))
-    if t in ('ResNet', 'ResNeXt', 'ResNetV1d'):
+    if t in ('ResNet', 'ResNeXt', 'ResNetV1d', 'ZeroInitResNeXt'):  # the last: mtpd.backbones
         exp = 1 if backbone['depth'] in (18, 34) else 4
         base = backbone.get('base_channels', 64)
         return [base * 2**i * exp for i in idx]

@@ -88,19 +88,19 @@ def test_small_models_keep_structure():
                     list(small.roi_head.bbox_head) if isinstance(small.roi_head.bbox_head, list)
                     else [small.roi_head.bbox_head])
                 assert all(h.num_classes == len(CLASSES) for h in heads)
-                if small.backbone.type in ('ResNet', 'ResNeXt'):
+                if small.backbone.type in ('ResNet', 'ResNeXt', 'ZeroInitResNeXt'):
                     assert (small.backbone.frozen_stages, small.backbone.norm_eval) == (-1, False)
                 if full.backbone.get('dcn'):
                     assert small.backbone.dcn == dict(type='DCN', deform_groups=1, fallback_on_stride=False)
                     assert tuple(small.backbone.stage_with_dcn) == (False, True, True, True)
     # as in the paper: the first teacher is deeper than the student, the second wider (ResNeXt) or deeper (Swin)
-    def inner(bb): return bb.groups * bb.base_width if bb.type == 'ResNeXt' else bb.base_channels
+    def inner(bb): return bb.groups * bb.base_width if 'ResNeXt' in bb.type else bb.base_channels
     for scale in SMALL:
         for row in ROWS:
             s, t1, t2 = (model_config(row, r, scale).backbone for r in ROLES)
             assert s.depth == 18 and (t1.get('depth', 0) > 18 or t1.type == 'SwinTransformer')
             if t2.type == 'SwinTransformer': assert sum(t2.depths) > sum(t1.depths) and t2.embed_dims == t1.embed_dims
-            else: assert t2.type == 'ResNeXt' and t2.depth >= t1.depth and inner(t2) > inner(t1)
+            else: assert t2.type == 'ZeroInitResNeXt' and t2.depth >= t1.depth and inner(t2) > inner(t1)
 
 
 def test_small_schedules(data_root):

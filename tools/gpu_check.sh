@@ -10,6 +10,8 @@
 #    paper row and stage at full scale (batch 2, 800x1333 padded to 800x1344, forward_train + backward)
 # 3. a smoke-scale progressive experiment on the GPU, plainly (--gpus 1) and as 1 torchrun/NCCL process
 # 4. fp32 vs torch.autocast(fp16) time of a full-scale RetinaNet R50 <- R101 distillation step
+# 5. training + COCO eval on the GPU of smoke students (RepPoints: the device-safe head and assigner)
+# 6. (only when named in GPU_CHECK_STEPS, run first) tools/sweep.py on the variants in GPU_SWEEP
 # Everything ends within GPU_CHECK_BUDGET seconds (default 560). GPU_CHECK_EMIT_ONLY=1 only writes
 # the Python helpers to $PYDIR and exits (for checking them on a machine without a GPU).
 set -u
@@ -309,6 +311,8 @@ cd "$REPO"
 
 export PYTHONPATH=/tmp/site:$SRC:$REPO PYTHONUNBUFFERED=1 MTPD_CACHE=/tmp/cache PYTHONWARNINGS=ignore
 # ---------------------------------------------------------------- steps
+step "step6 small-scale sweep (tools/sweep.py, GPU_SWEEP variants)" ${GPU_SWEEP_CAP:-300} \
+  $PY tools/sweep.py --scale ${GPU_SWEEP_SCALE:-mini} --jobs ${GPU_SWEEP_JOBS:-14} --work /tmp/sweep --out "$OUT/sweep.jsonl" ${GPU_SWEEP:-}
 step "step1 imports + CUDA ops" 90 $PY "$PYDIR/step1_ops.py"
 step "step2a mtpd progressive --help" 30 $PY -m mtpd.cli progressive --help
 step "step2b CUDA dry run, every row, full scale" 150 $PY "$PYDIR/step2_dry_run.py" ${GPU_CHECK_ROWS:-}
