@@ -63,7 +63,8 @@ def main():
     if not vs: raise SystemExit("sweep: no variants given; see --help")
     from mtpd.data import ensure_shapes  # generate the data once, before the processes start
     from mtpd import zoo
-    ensure_shapes(zoo.default_data_root(a.scale), a.scale)
+    print(f"sweep: data {ensure_shapes(zoo.default_data_root(a.scale), a.scale, progress=False)}, "
+          f"{len(vs)} variant(s), {a.jobs} at a time, work dir {work}", flush=True)
     env = dict(os.environ, OMP_NUM_THREADS='1')
     pending, running = list(vs), []
     while pending or running:
