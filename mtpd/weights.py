@@ -13,22 +13,33 @@ import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['STUDENT_PREFIX', 'atomic_save', 'sha256_file', 'read_checkpoint', 'state_mismatch', 'check_fits',
+__all__ = ['STUDENT_PREFIX', 'atomic_save', 'atomic_write_text', 'sha256_file', 'read_checkpoint', 'state_mismatch', 'check_fits',
            'cascade_to_single_stage', 'InheritReport', 'inherit_from_teacher', 'student_state_dict', 'export_student']
 
-# %% ../nbs/03_weights.ipynb #a42f5d08
-def atomic_save(obj, path) -> Path:
-    "`torch.save` to a temporary file beside `path`, then rename it into place."
+# %% ../nbs/03_weights.ipynb #bbeff86b
+_UMASK = os.umask(0); os.umask(_UMASK)  # mkstemp makes 0600 files; results should get the usual permissions
+
+def _atomic(path, write) -> Path:
+    "Call `write(f)` on a temporary file beside `path`, then rename it into place: nothing is ever half-written."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f); f.flush(); os.fsync(f.fileno())
+            write(f); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp): os.unlink(tmp)
         raise
     return path
+
+def atomic_save(obj, path) -> Path:
+    "`torch.save` to a temporary file beside `path`, then rename it into place."
+    return _atomic(path, lambda f: torch.save(obj, f))
+
+def atomic_write_text(path, text:str) -> Path:
+    "Write `text` (UTF-8) to a temporary file beside `path`, then rename it into place (tables, manifests, JSON)."
+    return _atomic(path, lambda f: f.write(text.encode()))
 
 def sha256_file(path, chunk:int=1<<20) -> str:
     "Hex sha256 of a file's bytes."
