@@ -17,7 +17,7 @@ from .weights import read_checkpoint, atomic_save
 __all__ = ['TEACHER_SCHEDULE', 'default_cache_root', 'trained_detector', 'trained_teacher', 'teacher_metrics', 'teachers_of',
            'pool_teacher', 'run_experiment', 'distill_loss_for', 'experiment_dir', 'run_experiment_any']
 
-# %% ../nbs/10_experiments.ipynb #d6127a60
+# %% ../nbs/10_experiments.ipynb #d04cab8a
 TEACHER_SCHEDULE = dict(smoke='3x', mini='3x')
 "Schedule of the project-trained teachers at each small scale."
 
@@ -45,7 +45,8 @@ def trained_detector(row:str, # a key of `zoo.ROWS`
                          "or pass your own with teacher_ckpts")
     schedule = schedule or TEACHER_SCHEDULE[scale]
     role = zoo.ROLES[zoo._role_index(role)]
-    cfg = zoo.training_config(zoo.model_config(row, role, scale), scale, data_root, schedule, seed=seed)
+    cfg = zoo.training_config(zoo.model_config(row, role, scale), scale, data_root, schedule, seed=seed,
+                              optimizer=zoo.small_optimizer(zoo.model_name(row, role)))
     key = _key(cfg, data_root or zoo.default_data_root(scale))
     d = Path(cache_root or default_cache_root()) / 'teachers' / f'{row}-{role}-{scale}-{key}'
     out = d / 'teacher.pth'

@@ -17,12 +17,12 @@ from .backbones import zero_init_safe
 from .data import CLASSES, SHAPES_SCALES, ensure_shapes, shapes_data_config
 
 # %% auto #0
-__all__ = ['MODELS', 'ROWS', 'SCHEDULES', 'BASE_LR', 'SMALL_OPTIMIZER', 'SMALL_SCALE_ALPHA_GAIN', 'SCALES', 'ROLES', 'MECHANISMS',
-           'model_name', 'zoo_entry', 'teacher_checkpoint', 'model_config', 'default_data_root', 'training_config',
-           'distiller_model', 'stage_config', 'direct_config', 'baseline_config', 'teacher_config', 'dry_run',
-           'describe']
+__all__ = ['SWIN_SMALL_LR', 'MODELS', 'ROWS', 'SCHEDULES', 'BASE_LR', 'SMALL_OPTIMIZER', 'SMALL_SCALE_ALPHA_GAIN', 'SCALES',
+           'ROLES', 'MECHANISMS', 'model_name', 'zoo_entry', 'teacher_checkpoint', 'model_config', 'default_data_root',
+           'small_optimizer', 'training_config', 'distiller_model', 'stage_config', 'direct_config', 'baseline_config',
+           'teacher_config', 'dry_run', 'describe']
 
-# %% ../nbs/06_zoo.ipynb #8857138e
+# %% ../nbs/06_zoo.ipynb #c4559009
 _DCN = dict(dcn=dict(type='DCN', deform_groups=1, fallback_on_stride=False), stage_with_dcn=(False, True, True, True))
 
 def _resnet(depth, base, **kw):
@@ -36,6 +36,8 @@ def _resnext(depth, base, groups, base_width, **kw):
 def _swin(embed, depths, heads):
     "A SwinTransformer override (32 channels per attention head, as in Swin-T/S, when possible)."
     return dict(embed_dims=embed, depths=depths, num_heads=heads)
+
+SWIN_SMALL_LR = 5e-4  # see `SMALL_OPTIMIZER` below
 
 MODELS = {
     # RetinaNet (one-stage, 5 FPN levels P3-P7)
@@ -54,12 +56,14 @@ MODELS = {
     'retinanet_swin_t': dict(
         config='swin/retinanet_swin-t-p4-w7_fpn_1x_coco.py',
         smoke=dict(backbone=_swin(32, (2, 2, 2, 2), (1, 2, 4, 8)), fpn_channels=32, head_channels=32),
+        small_lr=SWIN_SMALL_LR,
         mini=dict(backbone=_swin(64, (2, 2, 2, 2), (2, 4, 8, 16)), fpn_channels=64, head_channels=64)),
     'retinanet_swin_s': dict(
         config='swin/retinanet_swin-t-p4-w7_fpn_1x_coco.py',
         full=dict(backbone=dict(depths=[2, 2, 18, 2])),
         pretrained_from='swin/mask_rcnn_swin-s-p4-w7_fpn_fp16_ms-crop-3x_coco.py',
         smoke=dict(backbone=_swin(32, (2, 2, 6, 2), (1, 2, 4, 8)), fpn_channels=32, head_channels=32),
+        small_lr=SWIN_SMALL_LR,
         mini=dict(backbone=_swin(64, (2, 2, 6, 2), (2, 4, 8, 16)), fpn_channels=64, head_channels=64)),
     # Mask R-CNN and Cascade Mask R-CNN (two-stage, 4 distilled FPN levels P2-P5)
     'mask_rcnn_r50': dict(
@@ -77,10 +81,12 @@ MODELS = {
     'mask_rcnn_swin_t': dict(
         config='swin/mask_rcnn_swin-t-p4-w7_fpn_fp16_ms-crop-3x_coco.py',
         smoke=dict(backbone=_swin(24, (2, 2, 2, 2), (1, 2, 4, 8)), fpn_channels=16, head_channels=16, fc_channels=64),
+        small_lr=SWIN_SMALL_LR,
         mini=dict(backbone=_swin(48, (2, 2, 2, 2), (2, 4, 8, 16)), fpn_channels=32, head_channels=32, fc_channels=128)),
     'mask_rcnn_swin_s': dict(
         config='swin/mask_rcnn_swin-s-p4-w7_fpn_fp16_ms-crop-3x_coco.py',
         smoke=dict(backbone=_swin(24, (2, 2, 6, 2), (1, 2, 4, 8)), fpn_channels=16, head_channels=16, fc_channels=64),
+        small_lr=SWIN_SMALL_LR,
         mini=dict(backbone=_swin(48, (2, 2, 6, 2), (2, 4, 8, 16)), fpn_channels=32, head_channels=32, fc_channels=128)),
     # RepPoints (moment, GN neck and head; one-stage, 5 FPN levels)
     'reppoints_r50': dict(
@@ -240,7 +246,7 @@ def model_config(row:str, # a key of `ROWS`
     _check('scale', scale, SCALES)
     return device_safe(_full_model(name) if scale == 'full' else zero_init_safe(_small_model(name, scale)))
 
-# %% ../nbs/06_zoo.ipynb #2810bea1
+# %% ../nbs/06_zoo.ipynb #bf5199cc
 def _detector(model:dict) -> dict:
     "The detector whose family sets the training recipe: the student of a distiller."
     return model['student'] if model.get('type') == 'DetectionDistiller' else model
@@ -278,6 +284,12 @@ def _schedule(scale:str, schedule:str) -> tuple[dict, dict]:
     return (dict(type='IterBasedRunner', max_iters=sch['epochs'] * ipe),
             dict(lr, step=[e * ipe for e in sch['steps']], by_epoch=False))
 
+def small_optimizer(name:str, # a key of `MODELS`
+                   ) -> dict:
+    "The optimizer that detector `name` is trained with on its own at `smoke`/`mini` scale."
+    _check_model(name)
+    return dict(SMALL_OPTIMIZER, **({'lr': MODELS[name]['small_lr']} if 'small_lr' in MODELS[name] else {}))
+
 def training_config(model:dict, # an MMDetection `model=` (plain detector or DetectionDistiller)
                     scale:str, # 'full', 'smoke' or 'mini'
                     data_root=None, # COCO root (full) or shapes cache directory (small); see `default_data_root`
@@ -285,6 +297,7 @@ def training_config(model:dict, # an MMDetection `model=` (plain detector or Det
                     seed:int=0, # training seed, recorded as `cfg.seed`
                     workers:int|None=None, # dataloader workers per process (default: the scale's)
                     data_seed:int=0, # which synthetic dataset (small scales)
+                    optimizer:dict|None=None, # small scales: default `SMALL_OPTIMIZER` (see `small_optimizer`)
                    ) -> Config:
     "A complete MMDetection training config for `model` at `scale`."
     _check('scale', scale, SCALES)
@@ -311,7 +324,7 @@ def training_config(model:dict, # an MMDetection `model=` (plain detector or Det
         evaluation = dict(interval=runner['max_iters'], metric=metric)
     cfg = dict(
         model=model, data=data,
-        optimizer=dict(type='SGD', lr=lr, momentum=0.9, weight_decay=1e-4) if scale == 'full' else dict(SMALL_OPTIMIZER),
+        optimizer=dict(type='SGD', lr=lr, momentum=0.9, weight_decay=1e-4) if scale == 'full' else dict(optimizer or SMALL_OPTIMIZER),
         optimizer_config=dict(grad_clip=dict(max_norm=35, norm_type=2)),
         lr_config=lr_config, runner=runner, checkpoint_config=checkpoint,
         log_config=dict(interval=s['log_interval'], hooks=[dict(type='TextLoggerHook'), dict(type='TensorboardLoggerHook')]),
@@ -322,7 +335,7 @@ def training_config(model:dict, # an MMDetection `model=` (plain detector or Det
     if scale == 'full': cfg['dist_params'] = dict(backend='nccl')
     return Config(cfg)
 
-# %% ../nbs/06_zoo.ipynb #2a9c7dde
+# %% ../nbs/06_zoo.ipynb #d8ceb9ff
 MECHANISMS = {
     'mgd': dict(one_stage=dict(type='MGDLoss', alpha_mgd=2e-5, lambda_mgd=0.65),
                 two_stage=dict(type='MGDLoss', alpha_mgd=5e-7, lambda_mgd=0.45)),
@@ -398,6 +411,7 @@ def baseline_config(row:str, # a key of `ROWS`
                     **kw, # seed, workers, data_seed: see `training_config`
                    ) -> Config:
     "The undistilled student of `row`, trained alone."
+    if scale != 'full': kw.setdefault('optimizer', small_optimizer(model_name(row, 'student')))
     return training_config(model_config(row, 'student', scale), scale, data_root, schedule, **kw)
 
 def teacher_config(row:str, # a key of `ROWS`
@@ -409,9 +423,10 @@ def teacher_config(row:str, # a key of `ROWS`
                   ) -> Config:
     "Training teacher `index` (1 or 2) of `row` alone (small scales; at full scale the zoo's are used)."
     _check('teacher index', index, (1, 2), 'teacher indices')
+    if scale != 'full': kw.setdefault('optimizer', small_optimizer(model_name(row, index)))
     return training_config(model_config(row, index, scale), scale, data_root, schedule, **kw)
 
-# %% ../nbs/06_zoo.ipynb #db895af0
+# %% ../nbs/06_zoo.ipynb #07e57889
 def _no_weights(model:dict) -> dict:
     m = copy.deepcopy(model)
     m.pop('pretrained', None); m.pop('init_cfg', None)
@@ -465,7 +480,7 @@ def dry_run(cfg, # a `Config` (or dict) with a `model`, e.g. from `stage_config`
     if bad: raise FloatingPointError(f"dry run: non-finite loss(es) {', '.join(bad)} from a randomly initialised model")
     return dict(log_vars)
 
-# %% ../nbs/06_zoo.ipynb #832db6a8
+# %% ../nbs/06_zoo.ipynb #a3582a90
 def describe(scale:str='full') -> list[dict]:
     "One row per model of `ROWS` at `scale`: detector, backbone and widths (for tables and docs)."
     _check('scale', scale, SCALES)
