@@ -22,7 +22,7 @@ __all__ = ['SWIN_SMALL_LR', 'MODELS', 'ROWS', 'SCHEDULES', 'BASE_LR', 'SMALL_OPT
            'small_optimizer', 'training_config', 'distiller_model', 'stage_config', 'direct_config', 'baseline_config',
            'teacher_config', 'dry_run', 'describe']
 
-# %% ../nbs/06_zoo.ipynb #c4559009
+# %% ../nbs/06_zoo.ipynb #83f9bf83
 _DCN = dict(dcn=dict(type='DCN', deform_groups=1, fallback_on_stride=False), stage_with_dcn=(False, True, True, True))
 
 def _resnet(depth, base, **kw):
@@ -52,6 +52,7 @@ MODELS = {
     'retinanet_x101_64x4d': dict(
         config='retinanet/retinanet_x101_64x4d_fpn_mstrain_640-800_3x_coco.py',
         smoke=dict(backbone=_resnext(101, 16, 2, 16), fpn_channels=32, head_channels=32),
+        small_lr=5e-4,  # at 2e-3 it stays on the focal loss's plateau (see `training_config`)
         mini=dict(backbone=_resnext(101, 32, 2, 32), fpn_channels=64, head_channels=64)),
     'retinanet_swin_t': dict(
         config='swin/retinanet_swin-t-p4-w7_fpn_1x_coco.py',
