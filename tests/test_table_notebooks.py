@@ -54,6 +54,11 @@ def test_tables_written_from_manifests(smoke):
     for mode in ('baseline', 'direct', 'progressive'):
         mm = read_manifest(d / 'runs' / 'retinanet_r101_x101' / f'{mode}-mgd-seed0')
         assert modes[mode]['ours'] == pytest.approx(final_ap(mm))
+    # the teachers' ladder: teacher APs from their training, the student from the baseline manifest
+    (lad,) = json.loads((d / 'figures' / 'teachers.json').read_text())['rows']
+    assert lad['student_bbox'] == pytest.approx(final_ap(read_manifest(d / 'runs' / 'retinanet_r101_x101' / 'baseline-mgd-seed0')))
+    assert (lad['teacher1_bbox'], lad['teacher2_bbox']) == (row['teacher1_bbox'], row['teacher2_bbox'])
+    assert lad['ladder'] == ('yes' if lad['teacher2_bbox'] > lad['teacher1_bbox'] > lad['student_bbox'] else 'no')
     # direct/baseline: one stage with the combined budget; progressive: two stages
     assert len(read_manifest(d / 'runs' / 'retinanet_r101_x101' / 'direct-mgd-seed0')['stages']) == 1
 

@@ -3,7 +3,8 @@
 Each variant is `NAME=ROW:ROLE:SCHEDULE[:KEY=VALUE,...]` with keys
   lr, weight_decay (AdamW), drop_path (Swin's drop_path_rate), warmup (iterations), clip (grad max_norm),
   xsched (multiply the schedule's length, e.g. 3 = three times as many iterations, LR steps scaled too).
-Every variant is the project's own config (mtpd.zoo.training_config of mtpd.zoo.model_config) with only those keys
+Every variant is the project's own config (mtpd.zoo.training_config of mtpd.zoo.model_config, with the model's
+small-scale optimizer, mtpd.zoo.small_optimizer: what mtpd.experiments.trained_detector trains) with only those keys
 changed, trained with mtpd.train.train and evaluated with mtpd.train.evaluate (pycocotools), one process per variant,
 `--jobs` at a time (single-threaded each). Runs on CUDA when torch sees a GPU, else on the CPU.
 
@@ -32,7 +33,9 @@ def run_one(v:dict, scale:str, work:Path) -> dict:
     from mtpd import zoo
     from mtpd.stages import scale_schedule
     from mtpd.train import train, evaluate
-    cfg = zoo.training_config(zoo.model_config(v['row'], v['role'], scale), scale, None, v['schedule'], seed=0)
+    name = zoo.model_name(v['row'], v['role'])  # the base is what mtpd.experiments.trained_detector trains
+    cfg = zoo.training_config(zoo.model_config(v['row'], v['role'], scale), scale, None, v['schedule'], seed=0,
+                              optimizer=zoo.small_optimizer(name))
     if 'xsched' in v: cfg = scale_schedule(cfg, int(v['xsched']))
     if 'lr' in v: cfg.optimizer.lr = v['lr']
     if 'weight_decay' in v: cfg.optimizer.weight_decay = v['weight_decay']
