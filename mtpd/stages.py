@@ -112,7 +112,7 @@ def plan(student:Config, teachers:list, mode:str='progressive') -> list[tuple]:
     if mode == 'direct': return [(teachers[-1], n)]
     return [(None, n)]
 
-# %% ../nbs/08_stages.ipynb #d3acb37e
+# %% ../nbs/08_stages.ipynb #0b7c2e3a
 MANIFEST = 'manifest.json'
 
 def write_json_atomic(obj, path) -> Path:
@@ -126,15 +126,18 @@ def read_manifest(work_dir) -> dict|None:
 
 def experiment_fingerprint(student:Config, teachers:list, mechanism:str, mode:str, seed:int) -> dict:
     "What identifies an experiment, with its sha256."
+    # A baseline trains no teacher and loads none: its teachers only set its budget (one 1x per teacher), so
+    # only their names count, and retraining a teacher does not invalidate the baselines beside it.
+    teacher_ids = [dict(name=t.name) if mode == 'baseline' else
+                   dict(name=t.name, config_sha256=_sha_text(_as_config(t.config).pretty_text), checkpoint=str(t.checkpoint),
+                        checkpoint_sha256=sha256_file(t.checkpoint) if t.checkpoint and '://' not in str(t.checkpoint) else None)
+                   for t in teachers]
     exp = dict(student_config_sha256=_sha_text(student.pretty_text), mode=mode, mechanism=mechanism, seed=seed,
-               teachers=[dict(name=t.name, config_sha256=_sha_text(_as_config(t.config).pretty_text),
-                              checkpoint=str(t.checkpoint),
-                              checkpoint_sha256=sha256_file(t.checkpoint) if t.checkpoint and '://' not in str(t.checkpoint) else None)
-                         for t in teachers])
+               teachers=teacher_ids)
     exp['sha256'] = _sha_text(json.dumps(exp, sort_keys=True))
     return exp
 
-# %% ../nbs/08_stages.ipynb #074baf76
+# %% ../nbs/08_stages.ipynb #561b18f4
 def _metric_summary(m:dict) -> str:
     keys = [k for k in ('bbox_mAP', 'segm_mAP') if k in m]
     return ', '.join(f"{k.split('_')[0]} AP {100 * m[k]:.1f}" for k in keys)  # in %, like the paper
