@@ -247,7 +247,7 @@ def model_config(row:str, # a key of `ROWS`
     _check('scale', scale, SCALES)
     return device_safe(_full_model(name) if scale == 'full' else zero_init_safe(_small_model(name, scale)))
 
-# %% ../nbs/06_zoo.ipynb #bf5199cc
+# %% ../nbs/06_zoo.ipynb #fa8b5418
 def _detector(model:dict) -> dict:
     "The detector whose family sets the training recipe: the student of a distiller."
     return model['student'] if model.get('type') == 'DetectionDistiller' else model
@@ -290,6 +290,11 @@ def small_optimizer(name:str, # a key of `MODELS`
     "The optimizer that detector `name` is trained with on its own at `smoke`/`mini` scale."
     _check_model(name)
     return dict(SMALL_OPTIMIZER, **({'lr': MODELS[name]['small_lr']} if 'small_lr' in MODELS[name] else {}))
+
+def _trains(kw:dict, scale:str, name:str) -> dict:
+    "`kw` for `training_config` with the optimizer of `name`, the detector being trained (small scales)."
+    if scale != 'full': kw.setdefault('optimizer', small_optimizer(name))
+    return kw
 
 def training_config(model:dict, # an MMDetection `model=` (plain detector or DetectionDistiller)
                     scale:str, # 'full', 'smoke' or 'mini'
@@ -336,7 +341,7 @@ def training_config(model:dict, # an MMDetection `model=` (plain detector or Det
     if scale == 'full': cfg['dist_params'] = dict(backend='nccl')
     return Config(cfg)
 
-# %% ../nbs/06_zoo.ipynb #d8ceb9ff
+# %% ../nbs/06_zoo.ipynb #d3fff8b0
 MECHANISMS = {
     'mgd': dict(one_stage=dict(type='MGDLoss', alpha_mgd=2e-5, lambda_mgd=0.65),
                 two_stage=dict(type='MGDLoss', alpha_mgd=5e-7, lambda_mgd=0.45)),
@@ -388,7 +393,7 @@ def stage_config(row:str, # a key of `ROWS`
     if inherit_teacher is None: inherit_teacher = stage == 1 and student_ckpt is None
     model = distiller_model(row, stage, scale, teacher_ckpt or teacher_checkpoint(row, stage, scale), student_ckpt,
                             inherit_teacher, mechanism)
-    return training_config(model, scale, data_root, schedule, **kw)
+    return training_config(model, scale, data_root, schedule, **_trains(kw, scale, model_name(row, 'student')))
 
 def direct_config(row:str, # a key of `ROWS`
                   scale:str='full', # 'full', 'smoke' or 'mini'
@@ -403,7 +408,7 @@ def direct_config(row:str, # a key of `ROWS`
     _check('row', row, ROWS); _check('scale', scale, SCALES)
     n = len(ROWS[row]['teachers'])
     model = distiller_model(row, n, scale, teacher_ckpt or teacher_checkpoint(row, n, scale), None, inherit_teacher, mechanism)
-    return training_config(model, scale, data_root, schedule, **kw)
+    return training_config(model, scale, data_root, schedule, **_trains(kw, scale, model_name(row, 'student')))
 
 def baseline_config(row:str, # a key of `ROWS`
                     scale:str='full', # 'full', 'smoke' or 'mini'
@@ -412,8 +417,7 @@ def baseline_config(row:str, # a key of `ROWS`
                     **kw, # seed, workers, data_seed: see `training_config`
                    ) -> Config:
     "The undistilled student of `row`, trained alone."
-    if scale != 'full': kw.setdefault('optimizer', small_optimizer(model_name(row, 'student')))
-    return training_config(model_config(row, 'student', scale), scale, data_root, schedule, **kw)
+    return training_config(model_config(row, 'student', scale), scale, data_root, schedule, **_trains(kw, scale, model_name(row, 'student')))
 
 def teacher_config(row:str, # a key of `ROWS`
                    index:int, # 1 or 2
@@ -424,8 +428,7 @@ def teacher_config(row:str, # a key of `ROWS`
                   ) -> Config:
     "Training teacher `index` (1 or 2) of `row` alone (small scales; at full scale the zoo's are used)."
     _check('teacher index', index, (1, 2), 'teacher indices')
-    if scale != 'full': kw.setdefault('optimizer', small_optimizer(model_name(row, index)))
-    return training_config(model_config(row, index, scale), scale, data_root, schedule, **kw)
+    return training_config(model_config(row, index, scale), scale, data_root, schedule, **_trains(kw, scale, model_name(row, index)))
 
 # %% ../nbs/06_zoo.ipynb #07e57889
 def _no_weights(model:dict) -> dict:
