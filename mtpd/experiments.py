@@ -17,8 +17,8 @@ from .weights import read_checkpoint, atomic_save
 __all__ = ['TEACHER_SCHEDULE', 'default_cache_root', 'trained_detector', 'trained_teacher', 'teacher_metrics', 'teachers_of',
            'pool_teacher', 'run_experiment', 'distill_loss_for', 'experiment_dir', 'run_experiment_any']
 
-# %% ../nbs/10_experiments.ipynb #d04cab8a
-TEACHER_SCHEDULE = dict(smoke='3x', mini='3x')
+# %% ../nbs/10_experiments.ipynb #9a0c64cd
+TEACHER_SCHEDULE = dict(smoke='3x', mini='6x')
 "Schedule of the project-trained teachers at each small scale."
 
 def default_cache_root() -> Path:

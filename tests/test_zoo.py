@@ -312,7 +312,7 @@ def test_full_models_are_mmdetection_configs():
     (lambda: model_config('retinanet_swin', 'student', 'large'), "unknown scale 'large'; valid scales: full, smoke, mini"),
     (lambda: stage_config('retinanet_swin', 1, teacher_ckpt='t.pth', mechanism='fgd'), "unknown mechanism 'fgd'; valid mechanisms: mgd"),
     (lambda: stage_config('retinanet_swin', 3), "unknown stage 3; valid stages: 1, 2"),
-    (lambda: baseline_config('retinanet_swin', schedule='4x'), "unknown schedule '4x'; valid schedules: 1x, 2x, 3x"),
+    (lambda: baseline_config('retinanet_swin', schedule='4x'), "unknown schedule '4x'; valid schedules: 1x, 2x, 3x, 6x"),
     (lambda: teacher_checkpoint('maskrcnn_swin', 0), "unknown teacher index 0; valid teacher indices: 1, 2"),
     (lambda: teacher_config('maskrcnn_swin', 3, 'smoke'), "unknown teacher index 3; valid teacher indices: 1, 2"),
     (lambda: zoo_entry('resnet50'), "unknown model 'resnet50'; valid models: retinanet_r50"),
