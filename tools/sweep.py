@@ -2,7 +2,8 @@
 
 Each variant is `NAME=ROW:ROLE:SCHEDULE[:KEY=VALUE,...]` with keys
   lr, weight_decay (AdamW), drop_path (Swin's drop_path_rate), warmup (iterations), clip (grad max_norm),
-  xsched (multiply the schedule's length, e.g. 3 = three times as many iterations, LR steps scaled too).
+  xsched (multiply the schedule's length, e.g. 3 = three times as many iterations, LR steps scaled too),
+  seed (the training seed, default 0: another seed of the same config, to see a run's noise).
 Every variant is the project's own config (mtpd.zoo.training_config of mtpd.zoo.model_config, with the model's
 small-scale optimizer, mtpd.zoo.small_optimizer: what mtpd.experiments.trained_detector trains) with only those keys
 changed, trained with mtpd.train.train and evaluated with mtpd.train.evaluate (pycocotools), one process per variant,
@@ -15,7 +16,7 @@ Prints one `RESULT name bbox=.. segm=.. iters=.. wall=..s` line per variant (and
 import argparse, json, os, subprocess, sys, tempfile, time
 from pathlib import Path
 
-KEYS = ('lr', 'weight_decay', 'drop_path', 'warmup', 'clip', 'xsched')
+KEYS = ('lr', 'weight_decay', 'drop_path', 'warmup', 'clip', 'xsched', 'seed')
 
 def parse(spec:str) -> dict:
     name, _, rest = spec.partition('=')
@@ -34,7 +35,7 @@ def run_one(v:dict, scale:str, work:Path) -> dict:
     from mtpd.stages import scale_schedule
     from mtpd.train import train, evaluate
     name = zoo.model_name(v['row'], v['role'])  # the base is what mtpd.experiments.trained_detector trains
-    cfg = zoo.training_config(zoo.model_config(v['row'], v['role'], scale), scale, None, v['schedule'], seed=0,
+    cfg = zoo.training_config(zoo.model_config(v['row'], v['role'], scale), scale, None, v['schedule'], seed=int(v.get('seed', 0)),
                               optimizer=zoo.small_optimizer(name))
     if 'xsched' in v: cfg = scale_schedule(cfg, int(v['xsched']))
     if 'lr' in v: cfg.optimizer.lr = v['lr']
@@ -43,7 +44,7 @@ def run_one(v:dict, scale:str, work:Path) -> dict:
     if 'warmup' in v: cfg.lr_config.warmup_iters = int(v['warmup'])
     if 'clip' in v: cfg.optimizer_config.grad_clip = dict(max_norm=v['clip'], norm_type=2)
     t = time.time()
-    ckpt = train(cfg, work / v['name'], seed=0, run_name=v['name'])
+    ckpt = train(cfg, work / v['name'], seed=int(v.get('seed', 0)), run_name=v['name'])
     m = evaluate(cfg, ckpt)
     return dict(v, bbox=round(100 * m.get('bbox_mAP', 0), 2), segm=round(100 * m['segm_mAP'], 2) if 'segm_mAP' in m else None,
                 bbox50=round(100 * m.get('bbox_mAP_50', 0), 2), iters=cfg.runner.max_iters, wall=round(time.time() - t, 1),
