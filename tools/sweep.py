@@ -35,7 +35,8 @@ def run_one(v:dict, scale:str, work:Path) -> dict:
     from mtpd.stages import scale_schedule
     from mtpd.train import train, evaluate
     name = zoo.model_name(v['row'], v['role'])  # the base is what mtpd.experiments.trained_detector trains
-    cfg = zoo.training_config(zoo.model_config(v['row'], v['role'], scale), scale, None, v['schedule'], seed=int(v.get('seed', 0)),
+    seed = int(v.get('seed', 0))
+    cfg = zoo.training_config(zoo.model_config(v['row'], v['role'], scale), scale, None, v['schedule'], seed=seed,
                               optimizer=zoo.small_optimizer(name))
     if 'xsched' in v: cfg = scale_schedule(cfg, int(v['xsched']))
     if 'lr' in v: cfg.optimizer.lr = v['lr']
@@ -44,7 +45,7 @@ def run_one(v:dict, scale:str, work:Path) -> dict:
     if 'warmup' in v: cfg.lr_config.warmup_iters = int(v['warmup'])
     if 'clip' in v: cfg.optimizer_config.grad_clip = dict(max_norm=v['clip'], norm_type=2)
     t = time.time()
-    ckpt = train(cfg, work / v['name'], seed=int(v.get('seed', 0)), run_name=v['name'])
+    ckpt = train(cfg, work / v['name'], seed=seed, run_name=v['name'])
     m = evaluate(cfg, ckpt)
     return dict(v, bbox=round(100 * m.get('bbox_mAP', 0), 2), segm=round(100 * m['segm_mAP'], 2) if 'segm_mAP' in m else None,
                 bbox50=round(100 * m.get('bbox_mAP_50', 0), 2), iters=cfg.runner.max_iters, wall=round(time.time() - t, 1),
