@@ -277,6 +277,7 @@ def _check_work_dir(student, teachers:list, work_dir, mechanism:str, mode:str, s
         if stage.start is not None and not stage.start.is_file(): break  # starts from a stage that has yet to run
         if resume_action(manifest, stage, stage_fingerprint(stage, work_dir, seed), work_dir) == 'run': break
 
+# %% ../nbs/23_cli.ipynb #a1e05ffd
 def _progressive(args):
     from mtpd.stages import plan, run_stages
     with user_input():
@@ -347,6 +348,7 @@ def _check_student_ckpt(student, path):
     state = read_checkpoint(path, 'student checkpoint')['state_dict']
     check_fits(build_detector(student.model), student_state_dict(state) or state, f"student checkpoint '{path}'")
 
+# %% ../nbs/23_cli.ipynb #17d3704f
 def _order_teachers(args):
     from mtpd.order import check_pool, format_costs, plan_sequence, save_costs
     from mtpd.stages import run_stages, validate_inputs

@@ -1,19 +1,78 @@
-import os, sys
+"""Shared test helpers, markers and the hermetic cache.
+
+Markers (registered in pyproject.toml, `--strict-markers`):
+- `slow`: trains a model, runs papermill notebooks, torchrun or several processes, or builds a wheel (minutes);
+  `make test-fast` leaves these out, `make test` (CI) runs them.
+- `gpu`: needs CUDA; skipped where `torch.cuda.is_available()` is False (tools/build_mmcv_cuda.sh runs them).
+
+Hermetic: the whole session (this process and every subprocess it starts: the `mtpd` command, torchrun,
+papermill's kernels) uses a temporary MTPD_CACHE (shapes data, cached teachers), never the user's
+~/.cache/mtpd. Set MTPD_TEST_CACHE=DIR to use (and keep) DIR instead, e.g. to reuse trained teachers
+between runs. The virtual environment is not looked up there: MTPD_ENV names the running one, so a
+tools/setup_env.sh started under the tests finds it whatever MTPD_CACHE says.
+"""
+import os, shutil, sys, tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+_CACHE = {}  # 'dir': the session's MTPD_CACHE, 'owned': whether this session made it (and removes it)
+
+
+def pytest_configure(config):
+    given = os.environ.get('MTPD_TEST_CACHE')
+    if given:
+        cache, owned = Path(given).expanduser().absolute(), False
+        cache.mkdir(parents=True, exist_ok=True)
+    else:
+        cache, owned = Path(tempfile.mkdtemp(prefix='mtpd-test-cache-')), True
+    _CACHE.update(dir=cache, owned=owned, before=os.environ.get('MTPD_CACHE'))
+    os.environ['MTPD_CACHE'] = str(cache)  # inherited by every subprocess, run_env() or not
+    if (Path(sys.prefix) / '.complete').is_file():  # running inside tools/setup_env.sh's environment
+        os.environ.setdefault('MTPD_ENV', sys.prefix)
+
+
+def pytest_unconfigure(config):
+    if not _CACHE: return
+    if _CACHE['before'] is None: os.environ.pop('MTPD_CACHE', None)
+    else: os.environ['MTPD_CACHE'] = _CACHE['before']
+    if _CACHE['owned']: shutil.rmtree(_CACHE['dir'], ignore_errors=True)
+    _CACHE.clear()
+
+
+def pytest_report_header(config):
+    return f"mtpd: MTPD_CACHE={_CACHE.get('dir')} (temporary: {_CACHE.get('owned')})"
+
+
+def pytest_collection_modifyitems(config, items):
+    "`gpu` tests skip cleanly without CUDA (torch is imported only when such a test is collected)."
+    gpu = [it for it in items if it.get_closest_marker('gpu')]
+    if not gpu: return
+    import torch
+    if torch.cuda.is_available(): return
+    skip = pytest.mark.skip(reason='needs CUDA (torch.cuda.is_available() is False)')
+    for it in gpu: it.add_marker(skip)
+
+
 @pytest.fixture(scope='session')
 def root(): return ROOT
 
+
+@pytest.fixture(scope='session')
+def mtpd_cache():
+    "The session's MTPD_CACHE directory (temporary unless MTPD_TEST_CACHE names one)."
+    return _CACHE['dir']
+
+
 def run_env():
-    "Environment for subprocesses: the project's python first on PATH, quiet, 2 threads."
+    "Environment for subprocesses: the project's python first on PATH, quiet, 2 threads, the session's MTPD_CACHE."
     env = dict(os.environ)
     env['PATH'] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault('OMP_NUM_THREADS', '2')
     env['PYTHONWARNINGS'] = 'ignore'
+    if _CACHE: env['MTPD_CACHE'] = str(_CACHE['dir'])
     return env
 
 

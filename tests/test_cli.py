@@ -1,5 +1,9 @@
-"The `mtpd` console script: help, export-student, exit codes, nothing half-written."
-import subprocess
+"""The `mtpd` command in real processes: the console entry, export-student, bad input (one line, status 2,
+nothing written), failures (one line, status 1) and bugs (a traceback, status 1).
+
+nbs/23_cli.ipynb tests every command in-process; these check what only a real process shows: the exit
+status the shell sees, that nothing else reaches stderr, and that a bug's traceback is printed."""
+import subprocess, sys
 
 import pytest
 import torch
@@ -7,16 +11,25 @@ import torch
 from conftest import RETINANET, run_env, tiny_model
 
 
-def mtpd(*args, **kw):
-    return subprocess.run(['mtpd', *map(str, args)], capture_output=True, text=True, env=run_env(), **kw)
+def mtpd(*args, cwd=None):
+    "`python -m mtpd.cli ARGS` with the project's environment."
+    return subprocess.run([sys.executable, '-m', 'mtpd.cli', *map(str, args)], capture_output=True, text=True,
+                          env=run_env(), cwd=cwd)
 
 
-def test_help_lists_commands():
-    out = mtpd('--help')
-    assert out.returncode == 0
-    assert 'export-student' in out.stdout and 'data' in out.stdout
+def tree(root):
+    return sorted((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob('*'))
+
+
+def test_console_script_help():
+    "The installed `mtpd` entry point lists every command and the exit statuses; a command's help is its own."
+    out = subprocess.run(['mtpd', '--help'], capture_output=True, text=True, env=run_env())
+    assert out.returncode == 0 and out.stderr == '', out.stderr
+    for name in ('data', 'train', 'eval', 'export-student', 'progressive', 'order-teachers', 'experiment', 'reproduce', 'sweep'):
+        assert name in out.stdout
+    assert 'exit status' in out.stdout
     sub = mtpd('export-student', '--help')
-    assert sub.returncode == 0 and 'plain student config' in sub.stdout.replace('\n', ' ').replace('  ', ' ')
+    assert sub.returncode == 0 and 'plain student config' in ' '.join(sub.stdout.split())
 
 
 @pytest.fixture(scope='module')
@@ -37,6 +50,7 @@ def test_export_student(distiller_ckpt, tmp_path):
     dst = tmp_path / 'out' / 'student.pth'
     out = mtpd('export-student', src, dst)
     assert out.returncode == 0, out.stderr
+    assert out.stdout == f"wrote student-only checkpoint {dst}\n"
     ck = torch.load(dst, map_location='cpu', weights_only=False)
     assert set(ck) == {'state_dict', 'meta'} and ck['meta']['CLASSES'] == ('a', 'b', 'c')
     ref = model.student.state_dict()
@@ -44,14 +58,61 @@ def test_export_student(distiller_ckpt, tmp_path):
     assert all(torch.equal(ck['state_dict'][k], ref[k]) for k in ref)
 
 
-@pytest.mark.parametrize('case', ['missing', 'garbage', 'plain'])
-def test_export_student_bad_input(case, distiller_ckpt, tmp_path):
-    src = {'missing': tmp_path / 'nope.pth', 'garbage': tmp_path / 'garbage.pth', 'plain': tmp_path / 'plain.pth'}[case]
-    if case == 'garbage': src.write_bytes(b'\x00not a checkpoint')
-    if case == 'plain': torch.save({'state_dict': {'neck.w': torch.ones(1)}}, src)
-    dst = tmp_path / 'student.pth'
-    out = mtpd('export-student', src, dst)
-    assert out.returncode == 2
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith('mtpd: error: ') and str(src) in lines[0], out.stderr
-    assert not dst.exists() and not list(tmp_path.glob('.student.pth*'))
+BAD_INPUTS = {  # command line (run in an empty directory holding plain.pth and a file named 'file'), expected message
+    'export-student missing': (['export-student', 'nope.pth', 'out/student.pth'], "distiller checkpoint 'nope.pth' does not exist"),
+    'export-student plain': (['export-student', 'plain.pth', 'student.pth'], "'plain.pth' holds no student weights"),
+    'progressive student': (['progressive', 'student.py', '--teacher', 't.py=t.pth', '--work-dir', 'run'],
+                            "student config file 'student.py' does not exist"),
+    'train seed': (['train', 'cfg.py', '--work-dir', 'run', '--seed', '-1'], "argument --seed: must be >= 0, got -1"),
+    'experiment row': (['experiment', 'retinanet', '--work-root', 'runs'], "unknown row 'retinanet'; valid rows: "),
+    'data out': (['data', 'shapes', '--out', 'file/data'], "'file' is a file, not a directory"),
+    'command': (['distill', 'student.py'], "argument COMMAND: invalid choice: 'distill'"),
+}
+
+
+@pytest.mark.parametrize('case', list(BAD_INPUTS))
+def test_bad_input(case, tmp_path):
+    "Status 2, exactly one stderr line naming the problem, no traceback, nothing on stdout, no file touched."
+    torch.save({'state_dict': {'neck.w': torch.ones(1)}}, tmp_path / 'plain.pth')
+    (tmp_path / 'file').write_text('x')
+    before = tree(tmp_path)
+    args, expect = BAD_INPUTS[case]
+    out = mtpd(*args, cwd=tmp_path)
+    lines = out.stderr.splitlines()
+    assert out.returncode == 2, (out.returncode, out.stderr[-2000:])
+    assert len(lines) == 1 and lines[0].startswith('mtpd: error: ') and expect in lines[0], out.stderr[-2000:]
+    assert out.stdout == '' and 'Traceback' not in out.stderr
+    assert tree(tmp_path) == before
+
+
+# The work replaced after validation (a monkeypatch does not cross processes): export-student's checks pass on a
+# real distiller checkpoint, then `mtpd.weights.export_student` raises.
+REPLACED = """
+import sys
+import mtpd.cli, mtpd.weights
+def export_student(src, dst): raise {exc}
+mtpd.weights.export_student = export_student
+sys.exit(mtpd.cli.main(sys.argv[1:]))
+"""
+
+
+def replaced(exc, *args, cwd):
+    return subprocess.run([sys.executable, '-c', REPLACED.format(exc=exc), *map(str, args)], capture_output=True,
+                          text=True, env=run_env(), cwd=cwd)
+
+
+def test_bug_keeps_its_traceback(distiller_ckpt, tmp_path):
+    "A ValueError raised by the work is a bug, not bad input: Python's traceback and status 1."
+    out = replaced("ValueError('simulated bug after validation')", 'export-student', distiller_ckpt[0], 'student.pth',
+                   cwd=tmp_path)
+    assert out.returncode == 1, (out.returncode, out.stderr[-2000:])
+    assert 'Traceback (most recent call last)' in out.stderr and 'in _export_student' in out.stderr
+    assert out.stderr.splitlines()[-1] == 'ValueError: simulated bug after validation'
+    assert 'mtpd: error' not in out.stderr and not (tmp_path / 'student.pth').exists()
+
+
+def test_failure_is_one_line(distiller_ckpt, tmp_path):
+    "A diverged training (FloatingPointError from the NaN hook) is a failure: one line, status 1."
+    out = replaced("FloatingPointError('stage 1: non-finite loss at iteration 3')", 'export-student', distiller_ckpt[0],
+                   'student.pth', cwd=tmp_path)
+    assert (out.returncode, out.stderr) == (1, "mtpd: failed: stage 1: non-finite loss at iteration 3\n")

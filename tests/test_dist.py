@@ -102,6 +102,7 @@ def two_ranks(tmp_path_factory):
     return d, out
 
 
+@pytest.mark.slow
 def test_torchrun_two_cpu_processes_train_and_evaluate(two_ranks):
     d, out = two_ranks
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-5000:]
@@ -116,6 +117,7 @@ def test_torchrun_two_cpu_processes_train_and_evaluate(two_ranks):
     assert {(d / f'ckpt_{r}.txt').read_text() for r in (0, 1)} == {str((run / f'iter_{MAX_ITERS}.pth').resolve())}
 
 
+@pytest.mark.slow
 def test_ranks_end_with_the_same_weights(two_ranks):
     d, out = two_ranks
     assert out.returncode == 0, out.stderr[-3000:]
@@ -126,6 +128,7 @@ def test_ranks_end_with_the_same_weights(two_ranks):
     assert state_sha(ck['state_dict']) == sha0
 
 
+@pytest.mark.slow
 def test_metrics_on_rank_0_only(two_ranks):
     d, out = two_ranks
     assert out.returncode == 0, out.stderr[-3000:]
@@ -163,6 +166,7 @@ def test_slurm_variables_are_derived_without_initialising():
         RANK='5', WORLD_SIZE='8', LOCAL_RANK='1', MASTER_ADDR='gpu07', MASTER_PORT='29500')
 
 
+@pytest.mark.slow
 def test_two_processes_started_the_way_srun_starts_them():
     "Each process gets only SLURM's variables (as under `srun -n 2`) and builds a real gloo group from them."
     with socket.socket() as s: s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
@@ -209,9 +213,10 @@ def test_wrap_distributed_outside_a_group():
 
 # --- relaunching the CLI ---------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_torchrun_command_runs_the_cli(tmp_path):
     from mtpd.dist import torchrun_command
     env = slurm_env(TMPDIR=tmp_path)
-    out = subprocess.run(torchrun_command(1, ['--help']), env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(torchrun_command(1, 'mtpd.cli', ['--help']), env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert 'export-student' in out.stdout

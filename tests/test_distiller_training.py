@@ -12,6 +12,8 @@ from mmcv import Config
 import mtpd  # noqa: F401  (registers the distiller)
 from conftest import tiny_model
 
+pytestmark = pytest.mark.slow  # each test trains a distiller (MMDetection train_detector)
+
 FAMILIES = {  # student config, teacher config (the paper's pairing of detector types)
     'retinanet': ('retinanet/retinanet_r50_fpn_1x_coco.py', 'retinanet/retinanet_r50_fpn_1x_coco.py'),
     'mask_rcnn': ('mask_rcnn/mask_rcnn_r50_fpn_1x_coco.py', 'dcn/cascade_mask_rcnn_r50_fpn_dconv_c3-c5_1x_coco.py'),

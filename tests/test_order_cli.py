@@ -17,11 +17,13 @@ def pool(tmp_path_factory):
     "A smoke-scale RetinaNet student config file, and teacher config files + checkpoints: identical, perturbed, shifted FPN."
     import copy
     from mmdet.models import build_detector
-    from mtpd import zoo
+    from mtpd import recipes
+    from mtpd.data import CLASSES, ensure_shapes
     from mtpd.configs import quiet_init
     from mtpd.weights import atomic_save
     d = tmp_path_factory.mktemp('order')
-    student = zoo.baseline_config('retinanet_r101_x101', 'smoke', d / 'data')
+    ensure_shapes(d / 'data', 'smoke', progress=False)
+    student = recipes.baseline_config('retinanet_r101_x101', 'smoke', d / 'data')
     student.runner.max_iters = 2  # a stage of two iterations: the hand-over is what is tested
     student.lr_config.step = [1]; student.lr_config.warmup_iters = 1
     student.checkpoint_config.interval = 2
@@ -36,7 +38,7 @@ def pool(tmp_path_factory):
         with torch.no_grad():
             for p in m.parameters():
                 if p.dim() > 1: p.add_(sigma * p.std() * torch.randn(p.shape, generator=g))
-        ckpt = atomic_save(dict(state_dict=m.state_dict(), meta=dict(CLASSES=zoo.CLASSES)), d / f'{name}.pth')
+        ckpt = atomic_save(dict(state_dict=m.state_dict(), meta=dict(CLASSES=CLASSES)), d / f'{name}.pth')
         cfg = d / f'{name}.py'
         cfg.write_text(f"model = {student.model.to_dict()!r}\n")
         files[name] = (cfg, ckpt)
@@ -49,6 +51,7 @@ def pool(tmp_path_factory):
 def teacher(files, name): return f"{files[name][0]}={files[name][1]}"
 
 
+@pytest.mark.slow
 def test_order_teachers_ranks_writes_json_and_runs_the_sequence(pool):
     d, files = pool
     out = mtpd('order-teachers', d / 'student.py', '--teacher', teacher(files, 'noisy'), '--teacher', teacher(files, 'identical'),
@@ -71,6 +74,7 @@ def test_order_teachers_ranks_writes_json_and_runs_the_sequence(pool):
     assert [(c['cost'], c['probe_curve']) for c in same] == [(c['cost'], c['probe_curve']) for c in result['costs']]
 
 
+@pytest.mark.slow
 def test_order_teachers_last_and_cap(pool):
     d, files = pool
     out = mtpd('order-teachers', d / 'student.py', '--teacher', teacher(files, 'noisy'), '--teacher', teacher(files, 'identical'),

@@ -1,11 +1,13 @@
 "The package installs and imports without nbdev, and registers its components on import."
 import configparser, subprocess, sys, zipfile
 
+import pytest
 import yaml
 
 from conftest import run_env
 
 
+@pytest.mark.slow
 def test_wheel_installs_and_imports_without_nbdev(root, tmp_path):
     subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-q',
                     '-w', str(tmp_path / 'dist'), str(root)], check=True, env=run_env())

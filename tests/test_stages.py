@@ -6,6 +6,8 @@ import torch
 
 from conftest import RETINANET, run_env, small_training_config, tiny_model
 
+pytestmark = pytest.mark.slow  # the module fixture trains two teachers; every test runs stages
+
 
 def mtpd(*args, **kw):
     return subprocess.run(['mtpd', *map(str, args)], capture_output=True, text=True, env=run_env(), **kw)

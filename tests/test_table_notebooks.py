@@ -20,6 +20,7 @@ def test_exactly_one_parameters_cell(name):
 
 @pytest.mark.parametrize('params,message', [(dict(scale='huge'), "unknown scale 'huge'"),
                                             (dict(scale='full', data_root='/nonexistent/coco'), "is not a directory")])
+@pytest.mark.slow
 def test_bad_parameters_fail_clearly(params, message, tmp_path):
     # also proves papermill injects the parameters (the defaults would run fine)
     with pytest.raises(pm.PapermillExecutionError) as e:
@@ -38,8 +39,9 @@ def smoke(tmp_path_factory):
     return d, executed
 
 
+@pytest.mark.slow
 def test_tables_written_from_manifests(smoke):
-    from mtpd.tables import final_ap, read_manifest
+    from mtpd.manifest import final_ap, read_manifest
     d, executed = smoke
     assert set(executed) == {'main_results', 'direct_vs_progressive', 'teacher_order', 'report'}
     assert all(Path(p).is_file() for p in executed.values())
@@ -63,6 +65,7 @@ def test_tables_written_from_manifests(smoke):
     assert len(read_manifest(d / 'runs' / 'retinanet_r101_x101' / 'direct-mgd-seed0')['stages']) == 1
 
 
+@pytest.mark.slow
 def test_report_writes_figures(smoke):
     d, _ = smoke
     for name in ('direct_vs_progressive_bbox', 'ap_across_stages', 'teacher_order'):
@@ -70,8 +73,9 @@ def test_report_writes_figures(smoke):
             assert (d / 'figures' / f'{name}.{ext}').stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_teacher_order_table_from_costs_and_manifests(smoke):
-    from mtpd.tables import final_ap, read_manifest
+    from mtpd.manifest import final_ap, read_manifest
     d, _ = smoke
     t = json.loads((d / 'figures' / 'teacher_order.json').read_text())
     costs = [r for r in t['rows'] if r['kind'] == 'cost']

@@ -1,4 +1,4 @@
-"""Tests of mtpd.zoo: every paper row at every scale, with real models and MMDetection's own training.
+"""Tests of mtpd.zoo and mtpd.recipes: every paper row at every scale, with real models and MMDetection's own training.
 
 - every smoke and mini model trains one real iteration (mtpd.train.train, i.e. MMDetection's
   train_detector with the project's hooks) on the smoke shapes dataset;
@@ -18,9 +18,13 @@ import yaml
 import mtpd  # noqa: F401  (registers the distiller, MGD and the device-safe heads)
 from mtpd.configs import mmdet_config_root
 from mtpd.data import CLASSES
-from mtpd.zoo import (MECHANISMS, MODELS, ROLES, ROWS, SCALES, baseline_config, direct_config, dry_run,
-                      model_config, model_name, stage_config, teacher_checkpoint, teacher_config, training_config,
-                      zoo_entry)
+from mtpd.data import ensure_shapes
+from mtpd.mechanisms import MECHANISMS, distill_loss
+from mtpd.recipes import (_schedule, baseline_config, direct_config, model_config, stage_config, teacher_config,
+                          training_config)
+from mtpd.scales import SCALES, get_scale
+from mtpd.train import dry_run
+from mtpd.zoo import MODELS, ROLES, ROWS, model_name, teacher_checkpoint, zoo_entry
 
 SMALL = ('smoke', 'mini')
 TWO_STAGE_ROWS = ('maskrcnn_cascade', 'maskrcnn_swin')
@@ -36,9 +40,9 @@ def _role_of(name):
 
 @pytest.fixture(scope='module')
 def data_root(tmp_path_factory):
-    "The smoke shapes dataset, generated once for the module through the zoo's own `ensure_shapes` call."
+    "The smoke shapes dataset, generated once for the module (recipes only name it: whoever trains makes it)."
     root = tmp_path_factory.mktemp('data')
-    training_config(model_config('retinanet_swin', 'student', 'smoke'), 'smoke', data_root=root)
+    ensure_shapes(root, 'smoke', progress=False)
     return root
 
 
@@ -64,6 +68,7 @@ def _one_iteration(cfg, work_dir):
 SMALL_MODELS = [(scale, name) for scale in SMALL for name in MODELS]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('scale,name', SMALL_MODELS, ids=[f'{s}-{n}' for s, n in SMALL_MODELS])
 def test_small_model_trains_one_iteration(scale, name, data_root, tmp_path):
     row, role = _role_of(name)
@@ -106,17 +111,16 @@ def test_small_models_keep_structure():
 def test_small_schedules(data_root):
     "Iteration-based, the paper's steps at the same fractions, 2x = twice 1x, warm-up, ~3 checkpoints."
     for scale in SMALL:
-        ipe = SCALES[scale]['iters_per_epoch']
+        ipe = SCALES[scale].iters_per_epoch
         model = model_config('maskrcnn_swin', 'student', scale)
         c1 = training_config(model, 'smoke', data_root=data_root)  # smoke data: schedules do not depend on it
-        from mtpd.zoo import _schedule
-        runner, lr = _schedule(scale, '1x')
+        runner, lr = _schedule(get_scale(scale), '1x')
         assert runner == dict(type='IterBasedRunner', max_iters=12 * ipe)
         assert lr['step'] == [8 * ipe, 11 * ipe] and lr['by_epoch'] is False and lr['warmup'] == 'linear'
         assert 0 < lr['warmup_iters'] < 8 * ipe and lr['warmup_ratio'] == 0.001
-        runner2, lr2 = _schedule(scale, '2x')
+        runner2, lr2 = _schedule(get_scale(scale), '2x')
         assert runner2['max_iters'] == 2 * runner['max_iters'] and lr2['step'] == [16 * ipe, 22 * ipe]
-    assert c1.runner == dict(type='IterBasedRunner', max_iters=12 * SCALES['smoke']['iters_per_epoch'])
+    assert c1.runner == dict(type='IterBasedRunner', max_iters=12 * SCALES['smoke'].iters_per_epoch)
 
 
 def test_smoke_training_config(data_root):
@@ -153,6 +157,7 @@ def teacher_ckpts(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('row', list(ROWS))
 def test_smoke_stages_train(row, data_root, teacher_ckpts, tmp_path):
     from mtpd.weights import export_student
@@ -193,6 +198,7 @@ def test_smoke_stage1_inherits_matching_weights(teacher_ckpts, data_root):
 FULL_STAGES = [(row, stage) for row in ROWS for stage in (1, 2)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('row,stage', FULL_STAGES, ids=[f'{r}-stage{s}' for r, s in FULL_STAGES])
 def test_full_stage_dry_run(row, stage):
     kw = dict(student_ckpt='stage1/student.pth') if stage == 2 else {}
@@ -268,10 +274,10 @@ def test_full_paper_schedule(row):
         assert cfg.lr_config == dict(policy='step', warmup='linear', warmup_iters=500, warmup_ratio=0.001, step=[8, 11])
         assert cfg.optimizer == dict(type='SGD', lr=0.02 if two else 0.01, momentum=0.9, weight_decay=1e-4)
         assert cfg.optimizer_config == dict(grad_clip=dict(max_norm=35, norm_type=2))
-        assert cfg.data.samples_per_gpu == 2 and SCALES['full']['gpus'] == 8
+        assert cfg.data.samples_per_gpu == 2 and SCALES['full'].gpus == 8
         assert cfg.find_unused_parameters is True and cfg.dist_params == dict(backend='nccl')
         assert cfg.evaluation.metric == (['bbox', 'segm'] if two else ['bbox'])
-        assert cfg.model.distill_loss == MECHANISMS['mgd']['two_stage' if two else 'one_stage']
+        assert cfg.model.distill_loss == distill_loss('mgd', 'two_stage' if two else 'one_stage')
     c1, c2 = stage_config(row, 1, **kw), stage_config(row, 2, student_ckpt='s.pth', **kw)
     assert (c1.model.inherit_teacher, c1.model.student_ckpt) == (True, None)
     assert (c2.model.inherit_teacher, c2.model.student_ckpt) == (False, 's.pth')
@@ -283,10 +289,12 @@ def test_full_paper_schedule(row):
     assert b.data.train.ann_file == 'data/coco/annotations/instances_train2017.json'
 
 
-def test_mgd_settings_match_the_distiller():
-    from mtpd.distiller import MGD_DEFAULTS
-    for family, loss in MECHANISMS['mgd'].items():
-        assert {k: v for k, v in loss.items() if k != 'type'} == MGD_DEFAULTS[family]
+def test_mgd_settings_are_the_papers_and_scale_with_the_gain():
+    "One source: the registry holds REFERENCE section 3's values; small scales multiply only the loss weight."
+    assert MECHANISMS['mgd'].defaults == dict(one_stage=dict(alpha_mgd=2e-5, lambda_mgd=0.65),
+                                              two_stage=dict(alpha_mgd=5e-7, lambda_mgd=0.45))
+    c = stage_config('maskrcnn_cascade', 1, 'smoke', data_root='/nowhere', teacher_ckpt='t.pth')
+    assert c.model.distill_loss == dict(type='MGDLoss', alpha_mgd=5e-7 * SCALES['smoke'].loss_gain, lambda_mgd=0.45)
 
 
 def test_full_models_are_mmdetection_configs():

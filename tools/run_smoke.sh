@@ -3,7 +3,5 @@
 # Results and figures: figures/smoke/; runs and executed notebooks: runs/smoke/. Second run: reuses both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-env=$(tools/setup_env.sh)
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-export PATH="$env/bin:$PATH" PYTHONWARNINGS=ignore OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+source tools/env.sh  # the environment, this checkout first on PYTHONPATH
 mtpd reproduce --scale smoke "$@"

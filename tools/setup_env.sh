@@ -6,6 +6,8 @@
 # changed pin builds a new one. mmcv-full 1.7.2 is source-only and takes ~15 min to compile on
 # 2 cores: its wheel is cached under wheels/py<ver>-torch<ver>/ because pip's own cache keys it on
 # the sdist alone, and a wheel built against another torch fails at import.
+# MTPD_ENV=DIR names the environment itself (tests/conftest.py sets it to the running one, so tests,
+# which use a temporary MTPD_CACHE, never look for or build an environment there); MTPD_PYTHON the python.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${MTPD_CACHE:-$HOME/.cache/mtpd}
