@@ -1,6 +1,6 @@
 # Every target creates/reuses the environment first (tools/env.sh -> tools/setup_env.sh): nothing else to install.
 SHELL := /bin/bash
-.PHONY: help env test test-fast smoke mini lab export docs
+.PHONY: help env test test-fast smoke mini lab export docs readme
 help:           ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
 env:            ## create or reuse the virtual environment (prints its path)
@@ -15,7 +15,9 @@ mini:           ## the mini-scale benchmark: every table at mini scale, 3 seeds 
 	@tools/bench_mini.sh
 lab:            ## JupyterLab on nbs/ with the project's environment
 	@tools/env.sh jupyter lab --notebook-dir=nbs
-export:         ## notebooks -> mtpd/ and clean them (run before committing)
-	@tools/env.sh bash -c 'nbdev_export && nbdev_clean'
-docs:           ## the documentation site (tools/docs.sh)
+export:         ## notebooks -> mtpd/, clean them, README.md from nbs/index.ipynb (run before committing)
+	@tools/env.sh bash -c 'nbdev_export && nbdev_clean' && tools/docs.sh readme >/dev/null
+docs:           ## the documentation site in _docs/ (and README.md) from the notebooks
 	@tools/docs.sh
+readme:         ## README.md from nbs/index.ipynb (CI fails when they differ)
+	@tools/docs.sh readme
