@@ -263,19 +263,9 @@ def _stage_inputs(args, dry:bool) -> tuple:
     return student, teachers
 
 def _check_work_dir(student, teachers:list, work_dir, mechanism:str, mode:str, seed:int, inherit_first:bool):
-    "Raise the stage runner's refusals of `work_dir` now: another experiment's, or a stage done with another config."
-    from mtpd.manifest import load_manifest, new_manifest
-    from mtpd.stages import experiment_fingerprint, plan, resume_action, stage_fingerprint
-    work_dir = _directory(work_dir, '--work-dir')
-    exp = experiment_fingerprint(student, teachers, mechanism, mode, seed)
-    manifest = load_manifest(work_dir)
-    if manifest is not None and manifest['experiment']['sha256'] != exp['sha256']:
-        raise UserError(f"work dir '{work_dir}' holds a different experiment (fingerprint "
-                        f"{manifest['experiment']['sha256'][:12]} vs {exp['sha256'][:12]}); use another --work-dir")
-    manifest = manifest or new_manifest(exp)
-    for stage in plan(student, teachers, work_dir, mode, mechanism, inherit_first):
-        if stage.start is not None and not stage.start.is_file(): break  # starts from a stage that has yet to run
-        if resume_action(manifest, stage, stage_fingerprint(stage, work_dir, seed), work_dir) == 'run': break
+    "Raise the stage runner's refusals of `work_dir` now (`mtpd.stages.check_work_dir`): another experiment's, or a stage done with another config."
+    from mtpd.stages import check_work_dir
+    with user_input(): check_work_dir(student, teachers, _directory(work_dir, '--work-dir'), mechanism, mode, seed, inherit_first)
 
 # %% ../nbs/23_cli.ipynb #a1e05ffd
 def _progressive(args):

@@ -20,7 +20,8 @@ from .train import train, evaluate
 
 # %% auto #0
 __all__ = ['MODES', 'STAMP', 'as_config', 'Teacher', 'validate_inputs', 'scale_schedule', 'Stage', 'plan',
-           'experiment_fingerprint', 'stage_fingerprint', 'resume_action', 'record', 'run_stage', 'run_stages']
+           'experiment_fingerprint', 'stage_fingerprint', 'resume_action', 'experiment_manifest', 'check_work_dir',
+           'record', 'run_stage', 'run_stages']
 
 # %% ../nbs/17_stages.ipynb #5bbbb4a3
 MODES = ('progressive', 'direct', 'baseline')
@@ -177,6 +178,24 @@ def resume_action(manifest:dict, stage:Stage, fingerprint:str, work_dir) -> str:
         raise ValueError(f"'{stamp.parent}' holds an interrupted stage with a different config; remove it or use another --work-dir")
     return 'run'
 
+def experiment_manifest(work_dir, exp:dict) -> dict:
+    "The manifest of experiment `exp` in `work_dir` (a new one when there is none); a one-line error when it holds another experiment."
+    manifest = load_manifest(work_dir)
+    if manifest is not None and manifest['experiment']['sha256'] != exp['sha256']:
+        raise ValueError(f"work dir '{work_dir}' holds a different experiment (fingerprint "
+                         f"{manifest['experiment']['sha256'][:12]} vs {exp['sha256'][:12]}); use another --work-dir")
+    return manifest or new_manifest(exp)
+
+def check_work_dir(student, teachers:list, work_dir, mechanism:str='mgd', mode:str='progressive', seed:int=0,
+                   inherit_first:bool=True, distill_loss:dict|None=None) -> dict:
+    "Raise now, without training, the refusals `run_stages` would raise for `work_dir`; return its manifest."
+    student = as_config(student, 'student config')
+    manifest = experiment_manifest(work_dir, experiment_fingerprint(student, teachers, mechanism, mode, seed))
+    for stage in plan(student, teachers, work_dir, mode, mechanism, inherit_first, distill_loss):
+        if stage.start is not None and not stage.start.is_file(): break  # starts from a stage that has yet to run
+        if resume_action(manifest, stage, stage_fingerprint(stage, work_dir, seed), work_dir) == 'run': break
+    return manifest
+
 # %% ../nbs/17_stages.ipynb #561b18f4
 def _log(msg): print(f"[mtpd] {msg}", flush=True)
 
@@ -248,11 +267,7 @@ def run_stages(student, # complete MMDetection training config of the student (f
     validate_inputs(student, teachers if mode != 'baseline' else [], mechanism, mode)
     work_dir = Path(work_dir)
     exp = experiment_fingerprint(student, teachers, mechanism, mode, seed)
-    manifest = load_manifest(work_dir)
-    if manifest is not None and manifest['experiment']['sha256'] != exp['sha256']:
-        raise ValueError(f"work dir '{work_dir}' holds a different experiment (fingerprint "
-                         f"{manifest['experiment']['sha256'][:12]} vs {exp['sha256'][:12]}); use another --work-dir")
-    manifest = manifest or new_manifest(exp)
+    manifest = experiment_manifest(work_dir, exp)
     teacher_sha = {t['checkpoint']: t.get('checkpoint_sha256') for t in exp['teachers'] if 'checkpoint' in t}
     prev_metrics = None
     for stage in plan(student, teachers, work_dir, mode, mechanism, inherit_first, distill_loss):
