@@ -171,11 +171,11 @@ def _add_data(sub):
 
 # %% ../nbs/23_cli.ipynb #e1f3a6b5
 def _train(args):
-    from mtpd.stages import validate_inputs
+    from mtpd.stages import check_data
     from mtpd.train import train
     with user_input():
         cfg = _config(args.config, 'config', needs=TRAINING)
-        validate_inputs(cfg, [], 'mgd', 'baseline', check_weights=False)  # no teachers: the data check alone
+        check_data(cfg, what=f"config file '{args.config}'")
         _directory(args.work_dir, '--work-dir')
         _check_launch(args)
     ckpt = _run(args, train, cfg=cfg, work_dir=args.work_dir, seed=args.seed)
@@ -195,16 +195,12 @@ def _add_train(sub):
 # %% ../nbs/23_cli.ipynb #0b6e2f48
 def _eval(args):
     from mmdet.models import build_detector
+    from mtpd.stages import check_data
     from mtpd.train import evaluate
     from mtpd.weights import check_fits, read_checkpoint, student_state_dict
     with user_input():
         cfg = _config(args.config, 'config', needs=('model', 'data'))
-        test = cfg.data.get('test')
-        if test is None: raise UserError(f"config file '{args.config}' has no data.test; add the split to evaluate on")
-        ann = test.get('dataset', test).get('ann_file')
-        if ann and not Path(ann).is_file():
-            raise UserError(f"data.test.ann_file '{ann}' does not exist; generate the data (mtpd data shapes --out DIR) "
-                            "or point data_root at COCO")
+        check_data(cfg, ('test',), f"config file '{args.config}'")
         state = read_checkpoint(args.checkpoint)['state_dict']
         if student_state_dict(state):
             raise UserError(f"'{args.checkpoint}' is a distiller checkpoint; export its student first "

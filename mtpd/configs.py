@@ -13,7 +13,8 @@ import mmdet
 from mmcv import Config, ConfigDict
 
 # %% auto #0
-__all__ = ['mmdet_config_root', 'load_mmdet_config', 'backbone_out_channels', 'scale_down', 'quiet_init']
+__all__ = ['mmdet_config_root', 'load_mmdet_config', 'backbone_out_channels', 'scale_down', 'quiet_init', 'student_of',
+           'with_mask']
 
 # %% ../nbs/05_configs.ipynb #93da0adf
 def mmdet_config_root() -> Path:
@@ -114,3 +115,12 @@ def quiet_init():
     try: yield
     finally:
         for l, v in zip(loggers, levels): l.setLevel(v)
+
+# %% ../nbs/05_configs.ipynb #ef38c868
+def student_of(model:dict) -> dict:
+    "The detector config a `model=` config trains: the student of a distiller, else the model itself."
+    return model['student'] if model.get('type') == 'DetectionDistiller' else model
+
+def with_mask(model:dict) -> bool:
+    "True when the detector `model` trains (see `student_of`) has a mask head."
+    return 'mask_head' in (student_of(model).get('roi_head') or {})

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mmcv import Config, ConfigDict
 
-from .configs import load_mmdet_config, scale_down
+from .configs import load_mmdet_config, scale_down, student_of, with_mask
 from .heads import device_safe
 from .backbones import zero_init_safe
 from .mechanisms import distill_loss, family_of, get_mechanism
@@ -72,13 +72,6 @@ def model_config(row:str, # a key of `ROWS`
 BASE_LR = dict(one_stage=0.01, two_stage=0.02)
 "The paper's SGD learning rate for 16 images per iteration: RetinaNet/RepPoints 0.01, (Cascade) Mask R-CNN 0.02."
 
-def _detector(model:dict) -> dict:
-    "The detector whose family sets the training recipe: the student of a distiller."
-    return model['student'] if model.get('type') == 'DetectionDistiller' else model
-
-def _with_mask(model:dict) -> bool:
-    return 'mask_head' in (_detector(model).get('roi_head') or {})
-
 def _coco_data(root:Path, with_mask:bool, samples_per_gpu:int, workers:int) -> dict:
     base = load_mmdet_config(f"_base_/datasets/{'coco_instance' if with_mask else 'coco_detection'}.py")
     data = base.data.to_dict()
@@ -125,16 +118,16 @@ def training_config(model:dict, # an MMDetection `model=` (plain detector or Det
     "A complete MMDetection training config for `model` at `scale` (nothing is written: see `mtpd.data.ensure_shapes`)."
     s = get_scale(scale)
     model = model.to_dict() if hasattr(model, 'to_dict') else copy.deepcopy(dict(model))
-    with_mask = _with_mask(model)
+    masks = with_mask(model)
     workers = s.workers_per_gpu if workers is None else workers
     root = Path(data_root) if data_root is not None else s.default_data_root()
     if s.data == 'coco':
-        data = _coco_data(root, with_mask, s.samples_per_gpu, workers)
+        data = _coco_data(root, masks, s.samples_per_gpu, workers)
     else:
         data = shapes_data_config(shapes_dir(root, s.name, data_seed), s.shapes['img_size'],
-                                  samples_per_gpu=s.samples_per_gpu, with_mask=with_mask, workers_per_gpu=workers)
+                                  samples_per_gpu=s.samples_per_gpu, with_mask=masks, workers_per_gpu=workers)
     runner, lr_config = _schedule(s, schedule)
-    metric = ['bbox', 'segm'] if with_mask else ['bbox']
+    metric = ['bbox', 'segm'] if masks else ['bbox']
     if s.epoch_based:
         checkpoint = dict(interval=s.checkpoint_interval, max_keep_ckpts=s.max_keep_ckpts)
         evaluation = dict(interval=1, metric=metric)

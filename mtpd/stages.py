@@ -19,7 +19,7 @@ from .weights import read_checkpoint, check_fits, export_student
 from .train import train, evaluate
 
 # %% auto #0
-__all__ = ['MODES', 'STAMP', 'as_config', 'Teacher', 'validate_inputs', 'scale_schedule', 'Stage', 'plan',
+__all__ = ['MODES', 'STAMP', 'as_config', 'Teacher', 'check_data', 'validate_inputs', 'scale_schedule', 'Stage', 'plan',
            'experiment_fingerprint', 'stage_fingerprint', 'resume_action', 'experiment_manifest', 'check_work_dir',
            'record', 'run_stage', 'run_stages']
 
@@ -47,10 +47,11 @@ class Teacher:
                 Path(str(self.checkpoint)).stem if self.checkpoint else 'teacher')
 
 # %% ../nbs/17_stages.ipynb #c8b6de6d
-def _check_data(cfg:Config):
-    for split in ('train', 'test'):
+def check_data(cfg:Config, splits:tuple=('train', 'test'), what:str='student config'):
+    "Raise a one-line error when a split of `cfg.data` is missing or its annotation file does not exist."
+    for split in splits:
         d = cfg.data.get(split)
-        if d is None: raise ValueError(f"student config has no data.{split}; add the dataset to the config")
+        if d is None: raise ValueError(f"{what} has no data.{split}; add the dataset to the config")
         d = d.get('dataset', d)  # RepeatDataset and friends
         ann = d.get('ann_file')
         if ann and not Path(ann).is_file():
@@ -69,7 +70,7 @@ def validate_inputs(student:Config, teachers:list, mechanism:str, mode:str, chec
     if len(set(keys)) != len(keys):
         dup = next(k for k in keys if keys.count(k) > 1)
         raise ValueError(f"teacher {dup[0]}={dup[1]} appears twice; each stage needs a different teacher")
-    _check_data(student)
+    check_data(student)
     if check_weights:
         for t in teachers:
             if not t.checkpoint: raise ValueError(f"teacher '{t.name}' has no checkpoint; give CFG=CKPT")

@@ -14,7 +14,7 @@ import mmcv
 from mmcv import Config
 from mmcv.runner import HOOKS, Hook, CheckpointHook, master_only, get_dist_info
 
-from .configs import quiet_init
+from .configs import quiet_init, student_of, with_mask
 from .io import atomic_symlink
 
 # %% auto #0
@@ -171,12 +171,6 @@ def evaluate(cfg:Config, # config whose `model` is a plain detector (e.g. the st
     return res
 
 # %% ../nbs/16_train.ipynb #07e57889
-def _detector(model:dict) -> dict:
-    return model['student'] if model.get('type') == 'DetectionDistiller' else model
-
-def _with_mask(model:dict) -> bool:
-    return 'mask_head' in (_detector(model).get('roi_head') or {})
-
 def _no_weights(model:dict) -> dict:
     m = copy.deepcopy(model)
     m.pop('pretrained', None); m.pop('init_cfg', None)
@@ -195,7 +189,7 @@ def random_batch(model:dict, # the `model=` config the batch is for (its classes
     "`(img, img_metas, gt)`: random images with two random boxes each (and masks for mask heads), as `forward_train` takes them."
     import numpy as np, torch
     from mmdet.core import BitmapMasks
-    n_cls = _num_classes(_detector(model))
+    n_cls = _num_classes(student_of(model))
     g = torch.Generator().manual_seed(seed)
     s = img_size
     img = torch.randn(n, 3, s, s, generator=g)
@@ -206,7 +200,7 @@ def random_batch(model:dict, # the `model=` config the batch is for (its classes
         metas.append(dict(img_shape=(s, s, 3), pad_shape=(s, s, 3), ori_shape=(s, s, 3), batch_input_shape=(s, s),
                           scale_factor=np.ones(4, np.float32), flip=False, filename='dry_run.png'))
         gt['gt_bboxes'].append(boxes); gt['gt_labels'].append(torch.randint(0, n_cls, (2,), generator=g))
-        if _with_mask(model):
+        if with_mask(model):
             m = np.zeros((2, s, s), np.uint8)
             for i, (x0, y0, x1, y1) in enumerate(boxes.round().int().tolist()): m[i, y0:y1, x0:x1] = 1
             gt.setdefault('gt_masks', []).append(BitmapMasks(m, s, s))
