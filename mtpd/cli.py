@@ -155,6 +155,13 @@ def _data_shapes(args):
         out = generate_shapes(args.out, scale=args.scale, seed=args.seed, progress=sys.stderr.isatty())
     print(f"synthetic shapes dataset ({args.scale}, seed {args.seed}) in {out}")
 
+def _data_coco_rehearsal(args):
+    from mtpd.rehearsal import write_coco_rehearsal
+    with user_input(): _directory(args.out, '--out')
+    with user_input(FileExistsError):  # a directory with other content: refused before anything is written
+        out = write_coco_rehearsal(args.out, n_train=args.train, n_val=args.val, seed=args.seed)
+    print(f"COCO-layout rehearsal dataset ({args.train} train and {args.val} val images, seed {args.seed}) in {out}")
+
 @command
 def _add_data(sub):
     d = sub.add_parser('data', help="generate datasets that need no download", epilog=EXIT_HELP,
@@ -168,6 +175,15 @@ def _add_data(sub):
                     help="dataset size (default: smoke)")
     sh.add_argument('--seed', type=_number(int, 0), default=0, help="random seed; same seed, same bytes (default: 0)")
     sh.set_defaults(func=_data_shapes)
+    co = dsub.add_parser('coco-rehearsal', help="a small COCO-layout dataset for rehearsing the full scale", epilog=EXIT_HELP,
+                         description="Write a small COCO-layout dataset to OUT (train2017/, val2017/, "
+                                     "annotations/instances_*.json; COCO's 80 categories and ids; images at COCO's "
+                                     "sizes; boxes and polygon masks): the data of `--scale full --rehearsal`.")
+    co.add_argument('--out', required=True, help="output directory (created; reused if it already holds this dataset)")
+    co.add_argument('--train', type=_number(int, 1), default=4, help="training images (default: 4)")
+    co.add_argument('--val', type=_number(int, 1), default=2, help="evaluation images (default: 2)")
+    co.add_argument('--seed', type=_number(int, 0), default=0, help="random seed (default: 0)")
+    co.set_defaults(func=_data_coco_rehearsal)
 
 # %% ../nbs/23_cli.ipynb #e1f3a6b5
 def _train(args):
@@ -193,21 +209,44 @@ def _add_train(sub):
     tr.set_defaults(func=_train)
 
 # %% ../nbs/23_cli.ipynb #0b6e2f48
+def _row_student(args):
+    "The plain student config of `--row` at `--scale` (its data: --data-root, the scale's, or the rehearsal's)."
+    from mtpd import recipes, zoo
+    from mtpd.reproduce import check_parameters
+    from mtpd.scales import get_scale
+    zoo.check_choice('row', args.row, zoo.ROWS)
+    s = get_scale(args.scale)
+    if args.rehearsal:
+        if s.data != 'coco': raise UserError(f"--rehearsal rehearses the full scale, not {s.name!r}; use --scale full")
+        from mtpd.rehearsal import rehearsal_data
+        data_root = rehearsal_data(_directory(args.data_root, '--data-root') if args.data_root else None, write=False)
+    else:
+        data_root = args.data_root
+        if s.data == 'coco': check_parameters(s.name, data_root or s.default_data_root())
+    return recipes.baseline_config(args.row, s.name, data_root)
+
 def _eval(args):
     from mmdet.models import build_detector
     from mtpd.stages import check_data
     from mtpd.train import evaluate
-    from mtpd.weights import check_fits, read_checkpoint, student_state_dict
+    from mtpd.weights import fit_state, read_checkpoint, student_state_dict
     with user_input():
-        cfg = _config(args.config, 'config', needs=('model', 'data'))
-        check_data(cfg, ('test',), f"config file '{args.config}'")
+        if (args.config is None) == (args.row is None):
+            raise UserError("give a CONFIG file or --row ROW (the row's plain student config at --scale), not both or neither")
+        cfg = _row_student(args) if args.row else _config(args.config, 'config', needs=('model', 'data'))
+        cached_rehearsal = args.row and args.rehearsal and not args.data_root  # written below, on first use
+        if not cached_rehearsal:
+            check_data(cfg, ('test',), f"the config of row {args.row}" if args.row else f"config file '{args.config}'")
         state = read_checkpoint(args.checkpoint)['state_dict']
         if student_state_dict(state):
             raise UserError(f"'{args.checkpoint}' is a distiller checkpoint; export its student first "
                             f"(mtpd export-student {args.checkpoint} student.pth) and evaluate that")
-        check_fits(build_detector(cfg.model), state, f"checkpoint '{args.checkpoint}'")
+        fit_state(build_detector(cfg.model), state, f"checkpoint '{args.checkpoint}'")
         del state
         _check_launch(args)
+    if cached_rehearsal:
+        from mtpd.rehearsal import rehearsal_data
+        rehearsal_data()
     metrics = _run(args, evaluate, cfg=cfg, checkpoint=args.checkpoint)
     if metrics: print(json.dumps(metrics, indent=1))
 
@@ -215,9 +254,14 @@ def _eval(args):
 def _add_eval(sub):
     ev = sub.add_parser('eval', help="COCO evaluation of a detector checkpoint", epilog=EXIT_HELP,
                         description="Evaluate CHECKPOINT with CONFIG's model on CONFIG's data.test (bbox, and segm "
-                                    "for mask models) and print the metrics as JSON.")
+                                    "for mask models) and print the metrics as JSON. With --row instead of CONFIG: "
+                                    "the row's plain student config at --scale (e.g. the authors' released students).")
     ev.add_argument('checkpoint', help="plain detector checkpoint (e.g. an exported student)")
-    ev.add_argument('config', help="MMDetection config file of that detector")
+    ev.add_argument('config', nargs='?', help="MMDetection config file of that detector (or give --row)")
+    ev.add_argument('--row', help="a row of mtpd.zoo.ROWS: evaluate with its student's config")
+    ev.add_argument('--scale', default='full', choices=list(SCALES), help="with --row: the scale (default: full)")
+    ev.add_argument('--data-root', help="with --row: COCO root (full), shapes cache (small scales), rehearsal data")
+    ev.add_argument('--rehearsal', action='store_true', help="with --row --scale full: on the rehearsal's COCO-layout data")
     _launch_opts(ev)
     ev.set_defaults(func=_eval)
 
@@ -258,7 +302,11 @@ def _stage_inputs(args, dry:bool) -> tuple:
         validate_inputs(student, teachers if args.mode != 'baseline' else [], args.mechanism, args.mode)
     return student, teachers
 
-def _check_work_dir(student, teachers:list, work_dir, mechanism:str, mode:str, seed:int, inherit_first:bool):
+def _inherit(args) -> bool|None:
+    "`--no-inherit`: False; otherwise None, stage 1 inherits as published for the mode and family (`mtpd.mechanisms.inherits_teacher`)."
+    return False if args.no_inherit else None
+
+def _check_work_dir(student, teachers:list, work_dir, mechanism:str, mode:str, seed:int, inherit_first:bool|None):
     "Raise the stage runner's refusals of `work_dir` now (`mtpd.stages.check_work_dir`): another experiment's, or a stage done with another config."
     from mtpd.stages import check_work_dir
     with user_input(): check_work_dir(student, teachers, _directory(work_dir, '--work-dir'), mechanism, mode, seed, inherit_first)
@@ -269,25 +317,27 @@ def _progressive(args):
     with user_input():
         student, teachers = _stage_inputs(args, dry=args.dry_run)
         if args.dry_run:
-            stages = plan(student, teachers, args.work_dir, args.mode, args.mechanism, not args.no_inherit)
+            stages = plan(student, teachers, args.work_dir, args.mode, args.mechanism, _inherit(args))
         else:
             if args.resume and not Path(args.work_dir).is_dir():
                 raise UserError(f"--resume: work dir '{args.work_dir}' does not exist; drop --resume to start a new run")
-            _check_work_dir(student, teachers, args.work_dir, args.mechanism, args.mode, args.seed, not args.no_inherit)
+            _check_work_dir(student, teachers, args.work_dir, args.mechanism, args.mode, args.seed, _inherit(args))
             _check_launch(args)
     if args.dry_run: return _dry_run(stages, args.mechanism)
     _run(args, run_stages, student=args.student, teachers=teachers, work_dir=args.work_dir, mechanism=args.mechanism,
-         mode=args.mode, inherit_first=not args.no_inherit, seed=args.seed)
+         mode=args.mode, inherit_first=_inherit(args), seed=args.seed)
 
-def _dry_run(stages:list, mechanism:str):
+def _dry_run(stages:list, mechanism:str, prefix:str=''):
     "One `forward_train` of each stage's model, built from the configs alone; print its loss terms."
-    from mtpd.mechanisms import get_mechanism
     from mtpd.train import dry_run
+    for st in stages: _dry_line(st, dry_run(st.config), mechanism, prefix)
+
+def _dry_line(stage, losses:dict, mechanism:str, prefix:str=''):
+    from mtpd.mechanisms import get_mechanism
     tag = get_mechanism(mechanism).loss.lower().replace('loss', '')  # distillation terms are loss_<tag>_fpn<k>
-    for st in stages:
-        losses = dry_run(st.config)
-        n = sum(k.startswith(f'loss_{tag}_') for k in losses)
-        print(f"{st.title}: forward_train ok, {len(losses)} loss terms ({n} distillation)")
+    n = sum(k.startswith(f'loss_{tag}_') for k in losses)
+    print(f"{prefix}{stage.title}: forward_train ok, {len(losses)} loss terms ({n} distillation)"
+          + (", gradient clipping added" if stage.clip_added else ''))
 
 # %% ../nbs/23_cli.ipynb #7a0d5b2e
 @command
@@ -307,7 +357,9 @@ def _add_progressive(sub):
     pr.add_argument('--mode', default='progressive', choices=MODES,
                     help="progressive (default), direct (strongest teacher, combined budget) or baseline (student alone)")
     pr.add_argument('--mechanism', default='mgd', help="distillation mechanism (default: mgd)")
-    pr.add_argument('--no-inherit', action='store_true', help="stage 1 does not inherit the teacher's neck/heads")
+    pr.add_argument('--no-inherit', action='store_true',
+                    help="stage 1 does not inherit the teacher's neck/heads (default: as published: always in "
+                         "progressive mode, in direct mode for one-stage students)")
     pr.add_argument('--seed', type=_number(int, 0), default=0, help="random seed (default: 0)")
     pr.add_argument('--resume', action='store_true',
                     help="require an existing work dir to continue (resuming itself is automatic)")
@@ -383,7 +435,7 @@ def _add_order_teachers(sub):
     ot.set_defaults(func=_order_teachers)
 
 # %% ../nbs/23_cli.ipynb #3e6a0b58
-def _teacher_ckpts(row:str, scale, mode:str, given:list|None) -> list|None:
+def _teacher_ckpts(row:str, scale, mode:str, given:list|None, needed:bool=True) -> list|None:
     "The teachers' checkpoints for `run_experiment` (None where it finds them itself); a one-line error for a missing one."
     from mtpd import zoo
     given = list(given or [])
@@ -391,16 +443,36 @@ def _teacher_ckpts(row:str, scale, mode:str, given:list|None) -> list|None:
     for p in given:
         if '://' not in p and not Path(p).is_file(): raise UserError(f"--teacher-ckpt '{p}' does not exist; give a checkpoint file")
     ckpts = given + [None] * (2 - len(given))
-    if mode != 'baseline' and scale.teacher_schedule is None:  # full scale: the model zoo's, unless given
+    if needed and mode != 'baseline' and scale.teacher_schedule is None:  # full scale: the model zoo's, unless given
         for i, c in enumerate(ckpts, 1):
             if c is None and zoo.teacher_checkpoint(row, i, scale.name) is None:
                 raise UserError(f"{row} teacher{i} ({zoo.model_name(row, i)}) has no model-zoo checkpoint; give it with "
                                 f"--teacher-ckpt (in stage order: teacher 1, then teacher 2)")
     return ckpts if given else None
 
+def _full_scale_opts(p, what:str='run', dry_run:bool=True):
+    "--batch-policy, --rehearsal and --dry-run of the commands that run paper rows."
+    p.add_argument('--batch-policy', default='accumulate', choices=('accumulate', 'scale-lr'),
+                   help="full scale on other than 8 processes: keep 16 images per step by gradient accumulation "
+                        "(default) or scale the learning rate linearly")
+    p.add_argument('--rehearsal', action='store_true',
+                   help=f"with --scale full: {what} on a small COCO-layout dataset with zoo-format checkpoints mtpd "
+                        "writes (full-size models, real pipelines and evaluation, a few iterations per stage)")
+    if dry_run: p.add_argument('--dry-run', action='store_true',
+                   help="build every stage through the run's own route, without data or weights, and run one "
+                        "forward_train of each on a random image")
+
+def _check_row_run(args, scale):
+    "The checks shared by `experiment` and `reproduce`: rehearsal only at full scale, a batch the process count can make."
+    from mtpd.scales import batch_plan
+    if args.rehearsal and scale.data != 'coco':
+        raise UserError(f"--rehearsal rehearses the full scale, not {scale.name!r}; add --scale full")
+    batch_plan(scale, getattr(args, 'gpus', 1) or 1, args.batch_policy)
+    if args.data_root: _directory(args.data_root, '--data-root')
+
 def _experiment(args):
     from mtpd import zoo
-    from mtpd.experiments import run_experiment
+    from mtpd.experiments import dry_run_experiment, run_experiment
     from mtpd.mechanisms import get_mechanism
     from mtpd.reproduce import check_parameters
     from mtpd.scales import get_scale
@@ -408,13 +480,20 @@ def _experiment(args):
         zoo.check_choice('row', args.row, zoo.ROWS)
         scale = get_scale(args.scale)
         get_mechanism(args.mechanism)
-        check_parameters(scale.name, args.data_root or (scale.default_data_root() if scale.data == 'coco' else None))
-        ckpts = _teacher_ckpts(args.row, scale, args.mode, args.teacher_ckpt)
+        _check_row_run(args, scale)
+        real_data = not (args.dry_run or args.rehearsal)
+        if real_data: check_parameters(scale.name, args.data_root or (scale.default_data_root() if scale.data == 'coco' else None))
+        ckpts = _teacher_ckpts(args.row, scale, args.mode, args.teacher_ckpt, needed=real_data)
         for d, what in ((args.work_root, '--work-root'), (args.cache_root, '--cache-root')):
             if d: _directory(d, what)
         _check_launch(args)
-    _run(args, run_experiment, row=args.row, scale=args.scale, mode=args.mode, seed=args.seed, work_root=args.work_root,
-         data_root=args.data_root, cache_root=args.cache_root, teacher_ckpts=ckpts, mechanism=args.mechanism)
+    kw = dict(seed=args.seed, work_root=args.work_root, data_root=args.data_root, cache_root=args.cache_root,
+              teacher_ckpts=ckpts, mechanism=args.mechanism, batch_policy=args.batch_policy, rehearsal=args.rehearsal)
+    if args.dry_run:
+        for st, losses in dry_run_experiment(args.row, args.scale, args.mode, processes=args.gpus or 1, **kw):
+            _dry_line(st, losses, args.mechanism, f"{args.row} {args.mode} ")
+        return
+    _run(args, run_experiment, row=args.row, scale=args.scale, mode=args.mode, **kw)
 
 @command
 def _add_experiment(sub):
@@ -432,8 +511,69 @@ def _add_experiment(sub):
     ex.add_argument('--data-root', help="COCO root (full) or shapes cache (small scales)")
     ex.add_argument('--cache-root', help="where small-scale teachers are cached (default: $MTPD_CACHE/experiments)")
     ex.add_argument('--teacher-ckpt', action='append', help="checkpoint of teacher 1, then of teacher 2 (full scale)")
+    _full_scale_opts(ex)
     _launch_opts(ex)
     ex.set_defaults(func=_experiment)
+
+# %% ../nbs/23_cli.ipynb #9b9f0f4f
+def _write_config(args):
+    import copy
+    from mtpd import zoo
+    from mtpd.experiments import experiment_stages
+    from mtpd.io import atomic_write_text
+    from mtpd.scales import get_scale
+    with user_input():
+        zoo.check_choice('row', args.row, zoo.ROWS)
+        scale = get_scale(args.scale)
+        _check_row_run(args, scale)
+        out = _output(args.out, '--out')
+        if out.suffix != '.py': raise UserError(f"--out '{out}' must end in .py (MMDetection reads a config by its suffix)")
+        for c, what in ((args.teacher_ckpt, '--teacher-ckpt'), (args.student_ckpt, '--student-ckpt')):
+            if c and '://' not in c and not Path(c).is_file(): raise UserError(f"{what} '{c}' does not exist; give a checkpoint file")
+        stages = experiment_stages(args.row, scale.name, args.mode, weights=args.rehearsal, seed=args.seed,
+                                   work_root=args.work_root, data_root=args.data_root, mechanism=args.mechanism,
+                                   processes=args.gpus, batch_policy=args.batch_policy, rehearsal=args.rehearsal)
+        if args.stage > len(stages):
+            raise UserError(f"--stage {args.stage}: {args.mode} mode has {len(stages)} stage{'s' * (len(stages) > 1)}")
+        st = stages[args.stage - 1]
+        cfg = copy.deepcopy(st.config)
+        if st.teacher is None:
+            if args.teacher_ckpt: raise UserError(f"--teacher-ckpt: a {args.mode} run has no teacher")
+        else:
+            if args.teacher_ckpt: cfg.model.teacher_ckpt = args.teacher_ckpt
+            if args.student_ckpt:
+                if st.start is None: raise UserError(f"--student-ckpt: stage {st.index} starts from the student's own initialisation")
+                cfg.model.student_ckpt = args.student_ckpt
+            if cfg.model.teacher_ckpt is None:
+                raise UserError(f"{args.row} {st.title}: the teacher has no checkpoint here; train it first (mtpd experiment "
+                                f"{args.row} --scale {scale.name}) or give --teacher-ckpt")
+        if args.plain and st.teacher is not None: cfg.model = cfg.model.student
+        cfg.custom_imports = dict(imports=['mtpd'], allow_failed_imports=False)
+    atomic_write_text(out, cfg.pretty_text)
+    print(f"wrote {out}: {args.row} {args.mode} {st.title}{' (plain student)' if args.plain else ''}, {scale.name} scale "
+          f"on {args.gpus} process{'es' * (args.gpus > 1)}")
+
+@command
+def _add_config(sub):
+    cf = sub.add_parser('config', help="write the exact MMDetection config of a run, for MMDetection's own tools", epilog=EXIT_HELP,
+                        description="Write the MMDetection config that a stage of a paper row trains (or, with --plain, "
+                                    "the row's plain student config for tools/test.py), with custom_imports for mtpd: "
+                                    "tools/train.py and tools/dist_train.sh accept it as is.")
+    cf.add_argument('row', help="a row of mtpd.zoo.ROWS")
+    cf.add_argument('--scale', default='full', choices=list(SCALES), help="default: full")
+    cf.add_argument('--mode', default='progressive', choices=MODES)
+    cf.add_argument('--stage', type=_number(int, 1), default=1, help="which stage (default: 1)")
+    cf.add_argument('--gpus', type=_number(int, 1), default=1, metavar='N', help="processes the config is for (default: 1)")
+    cf.add_argument('--teacher-ckpt', help="the stage's teacher checkpoint (default: the run's)")
+    cf.add_argument('--student-ckpt', help="stage 2 on: the student it starts from (default: where the runner exports stage 1)")
+    cf.add_argument('--mechanism', default='mgd', help="distillation mechanism (default: mgd)")
+    cf.add_argument('--seed', type=_number(int, 0), default=0)
+    cf.add_argument('--work-root', help="where the run's stages are (default: runs/SCALE)")
+    cf.add_argument('--data-root', help="COCO root (full) or shapes cache (small scales)")
+    cf.add_argument('--plain', action='store_true', help="write the plain student config (for tools/test.py)")
+    cf.add_argument('--out', required=True, help="the config file to write (.py)")
+    _full_scale_opts(cf, "write the rehearsal's config (its data and checkpoints are written first)", dry_run=False)
+    cf.set_defaults(func=_write_config)
 
 # %% ../nbs/23_cli.ipynb #7c2e9f13
 def _row_ckpts(specs:list|None) -> dict:
@@ -449,20 +589,42 @@ def _row_ckpts(specs:list|None) -> dict:
         out[row] = ckpts
     return out
 
+def _row_students(specs:list|None) -> dict:
+    "`--students ROW=CKPT ...` as {row: ckpt}, each file checked."
+    from mtpd import zoo
+    out = {}
+    for spec in specs or []:
+        row, eq, ckpt = spec.partition('=')
+        if not eq or not ckpt: raise UserError(f"--students '{spec}' must be ROW=CKPT (a released student's checkpoint)")
+        zoo.check_choice('row', row, zoo.ROWS)
+        if '://' not in ckpt and not Path(ckpt).is_file(): raise UserError(f"--students: '{ckpt}' does not exist; give a checkpoint file")
+        out[row] = ckpt
+    return out
+
 def _reproduce(args):
     from mtpd import zoo
-    from mtpd.reproduce import TABLES, check_parameters, notebooks_dir, reproduce
+    from mtpd.reproduce import TABLES, check_parameters, dry_run_tables, notebooks_dir, reproduce, tables_for
+    from mtpd.scales import get_scale
     with user_input():
         zoo.check_choice('table', args.table, TABLES + ('all',))
         for r in args.rows or []: zoo.check_choice('row', r, zoo.ROWS)
-        check_parameters(args.scale, args.data_root)
+        scale = get_scale(args.scale)
+        _check_row_run(args, scale)
+        if not (args.dry_run or args.rehearsal): check_parameters(args.scale, args.data_root)
         ckpts = _row_ckpts(args.teacher_ckpts)
+        students = _row_students(args.students)
+        tables = None if args.table == 'all' else [args.table]
+        if not args.dry_run: tables_for(scale.name, tables, args.rehearsal, students)
         notebooks_dir()
         for d, what in ((args.work_root, '--work-root'), (args.out_dir, '--out-dir')):
             if d: _directory(d, what)
-    reproduce(None if args.table == 'all' else [args.table], scale=args.scale, work_root=args.work_root,
-              data_root=args.data_root, out_dir=args.out_dir, gpus=args.gpus, seeds=args.seeds, rows=args.rows,
-              teacher_ckpts=ckpts)
+    if args.dry_run:
+        with user_input(): tables_for(scale.name, [t for t in (tables or []) if t != 'released'])
+        dry_run_tables(tables, scale.name, args.rows, args.gpus, args.batch_policy, args.rehearsal, args.data_root, ckpts)
+        return
+    reproduce(tables, scale=args.scale, work_root=args.work_root, data_root=args.data_root, out_dir=args.out_dir,
+              gpus=args.gpus, seeds=args.seeds, rows=args.rows, teacher_ckpts=ckpts, batch_policy=args.batch_policy,
+              rehearsal=args.rehearsal, students=students)
 
 @command
 def _add_reproduce(sub):
@@ -470,7 +632,8 @@ def _add_reproduce(sub):
                         description="Run the paper's table notebooks (nbs/tables) through papermill at a scale, keep "
                                     "the executed copies under WORK_ROOT/notebooks, reuse finished stages, and write "
                                     "tables and figures to OUT_DIR (default figures/SCALE).")
-    rp.add_argument('--table', default='all', help="main_results, direct_vs_progressive, teacher_order or all (default)")
+    rp.add_argument('--table', default='all', help="main_results, direct_vs_progressive, teacher_order, released or all "
+                                                  "(default: every table that runs at the scale)")
     rp.add_argument('--scale', default='smoke', choices=list(SCALES))
     rp.add_argument('--work-root', help="default: runs/SCALE")
     rp.add_argument('--data-root', help="COCO root (required at full scale)")
@@ -479,6 +642,8 @@ def _add_reproduce(sub):
     rp.add_argument('--seeds', type=_number(int, 0), nargs='+', help="default: the scale's (0 at smoke and full, 0 1 2 at mini)")
     rp.add_argument('--rows', nargs='+', help="restrict to these rows (default: all)")
     rp.add_argument('--teacher-ckpts', nargs='+', metavar='ROW=CKPT1,CKPT2', help="full scale: teachers without a zoo checkpoint")
+    rp.add_argument('--students', nargs='+', metavar='ROW=CKPT', help="the released table: the authors' students to evaluate")
+    _full_scale_opts(rp, 'run every table, the report and the figures')
     rp.set_defaults(func=_reproduce)
 
 # %% ../nbs/23_cli.ipynb #8a1e6c4f

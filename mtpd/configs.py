@@ -14,7 +14,7 @@ from mmcv import Config, ConfigDict
 
 # %% auto #0
 __all__ = ['mmdet_config_root', 'load_mmdet_config', 'backbone_out_channels', 'scale_down', 'quiet_init', 'student_of',
-           'with_mask']
+           'with_mask', 'resolve_pretrained', 'without_init']
 
 # %% ../nbs/05_configs.ipynb #93da0adf
 def mmdet_config_root() -> Path:
@@ -124,3 +124,20 @@ def student_of(model:dict) -> dict:
 def with_mask(model:dict) -> bool:
     "True when the detector `model` trains (see `student_of`) has a mask head."
     return 'mask_head' in (student_of(model).get('roi_head') or {})
+
+# %% ../nbs/05_configs.ipynb #82acc4df
+def resolve_pretrained(model:dict) -> dict:
+    "A copy of detector config `model` with a model-level `pretrained` moved into the backbone's `init_cfg` (it wins)."
+    m = copy.deepcopy(model.to_dict() if hasattr(model, 'to_dict') else dict(model))
+    pretrained = m.pop('pretrained', None)
+    if pretrained and 'backbone' in m:
+        m['backbone'].pop('pretrained', None)
+        m['backbone']['init_cfg'] = dict(type='Pretrained', checkpoint=pretrained)
+    return ConfigDict(m)  # MMDetection reads train_cfg/test_cfg by attribute
+
+def without_init(model:dict) -> dict:
+    "A copy of detector config `model` with no initialisation source (a teacher's: its checkpoint gives its weights)."
+    m = copy.deepcopy(model.to_dict() if hasattr(model, 'to_dict') else dict(model))
+    m.pop('pretrained', None); m.pop('init_cfg', None)
+    if 'backbone' in m: m['backbone'].pop('init_cfg', None); m['backbone'].pop('pretrained', None)
+    return ConfigDict(m)

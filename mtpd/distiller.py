@@ -18,7 +18,8 @@ from . import mgd as _mgd  # noqa: F401  (registers MGDLoss)
 from . import heads as _heads  # noqa: F401  (registers the device-safe heads)
 from .mechanisms import distill_loss as mechanism_loss, family_of
 from .recorder import FeatureRecorder
-from .weights import read_checkpoint, check_fits, inherit_from_teacher, student_state_dict
+from .configs import resolve_pretrained, without_init
+from .weights import read_checkpoint, fit_state, inherit_from_teacher, student_state_dict
 
 # %% auto #0
 __all__ = ['fpn_pairs', 'DetectionDistiller']
@@ -72,13 +73,12 @@ class DetectionDistiller(BaseDetector):
         if student_ckpt and inherit_teacher:
             raise ValueError("DetectionDistiller: student_ckpt and inherit_teacher=True both given; later stages "
                              "start from the previous student and must not re-inherit from the teacher")
-        self.student = build_detector(student)
-        teacher_model = build_detector(teacher)
+        self.student = build_detector(resolve_pretrained(student))
+        teacher_model = build_detector(without_init(teacher))  # its weights come from teacher_ckpt, never from ImageNet
         self.teacher_ckpt, self.student_ckpt, self.inherit_teacher = teacher_ckpt, student_ckpt, inherit_teacher
         if teacher_ckpt:
             state = read_checkpoint(teacher_ckpt, 'teacher checkpoint')['state_dict']
-            check_fits(teacher_model, state, f"teacher checkpoint '{teacher_ckpt}'")
-            teacher_model.load_state_dict(state, strict=True)
+            teacher_model.load_state_dict(fit_state(teacher_model, state, f"teacher checkpoint '{teacher_ckpt}'"), strict=True)
         for p in teacher_model.parameters(): p.requires_grad_(False)
         teacher_model.eval()
         self.__dict__['_teacher'] = teacher_model  # beside the module tree, see above
@@ -121,8 +121,7 @@ class DetectionDistiller(BaseDetector):
         if self.student_ckpt:
             state = read_checkpoint(self.student_ckpt, 'student checkpoint')['state_dict']
             state = student_state_dict(state) or state
-            check_fits(self.student, state, f"student checkpoint '{self.student_ckpt}'")
-            self.student.load_state_dict(state, strict=True)
+            self.student.load_state_dict(fit_state(self.student, state, f"student checkpoint '{self.student_ckpt}'"), strict=True)
             print_log(f"student initialised from {self.student_ckpt}", logger=logger)
             return
         self.student.init_weights()

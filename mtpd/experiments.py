@@ -6,22 +6,26 @@
 from __future__ import annotations
 
 import hashlib, json
+from dataclasses import dataclass
 from pathlib import Path
 
-from . import recipes, zoo
+from mmcv import Config
+
+from . import recipes, rehearsal as rh, zoo
 from .data import dataset_digest, ensure_shapes
-from .dist import run_on
+from .dist import barrier, get_world_size, is_main, run_on
 from .io import atomic_save, atomic_write_json, read_json
 from .manifest import read_manifest
-from .mechanisms import distill_loss, family_of
+from .mechanisms import distill_loss, family_of, get_mechanism
 from .scales import cache_dir, get_scale
-from .stages import Teacher, run_stages
-from .train import train, evaluate
+from .stages import MODES, Stage, Teacher, plan, run_stages
+from .train import dry_run, train, evaluate
 from .weights import read_checkpoint
 
 # %% auto #0
-__all__ = ['default_cache_root', 'ensure_data', 'trained_detector', 'trained_teacher', 'teacher_metrics', 'teachers_of',
-           'pool_teacher', 'run_experiment', 'experiment_dir', 'run_experiment_any']
+__all__ = ['default_cache_root', 'ensure_data', 'trained_detector', 'cached_teacher', 'trained_teacher', 'teacher_metrics',
+           'teachers_of', 'pool_teacher', 'Experiment', 'run_label', 'experiment', 'experiment_stages',
+           'run_experiment', 'dry_run_experiment', 'experiment_dir', 'run_experiment_any']
 
 # %% ../nbs/18_experiments.ipynb #9a0c64cd
 def default_cache_root() -> Path:
@@ -55,10 +59,7 @@ def trained_detector(row:str, # a key of `zoo.ROWS`
                          "or pass your own with teacher_ckpts")
     schedule = schedule or s.teacher_schedule
     role = zoo.ROLES[zoo.role_index(role)]
-    root = ensure_data(scale, data_root)
-    cfg = recipes.detector_config(row, role, scale, data_root, schedule, seed=seed)
-    key = _key(cfg, root)
-    d = Path(cache_root or default_cache_root()) / 'teachers' / f'{row}-{role}-{scale}-{key}'
+    cfg, d = _detector_dir(row, role, scale, ensure_data(scale, data_root), data_root, cache_root, seed, schedule)
     out = d / 'teacher.pth'
     if out.is_file(): return out
     ckpt = train(cfg, d / 'work', seed=seed, run_name=f'{row} {role} ({scale}, {schedule})')
@@ -71,6 +72,20 @@ def trained_detector(row:str, # a key of `zoo.ROWS`
     print(f"[mtpd] {row} {role} ({scale}, {schedule}) trained: bbox AP {100 * metrics.get('bbox_mAP', 0):.1f}")
     return out
 
+def _detector_dir(row, role, scale, root, data_root, cache_root, seed, schedule) -> tuple:
+    "The training config of a detector trained alone and its cache directory (keyed by config and data)."
+    cfg = recipes.detector_config(row, role, scale, data_root, schedule, seed=seed)
+    return cfg, Path(cache_root or default_cache_root()) / 'teachers' / f'{row}-{role}-{scale}-{_key(cfg, root)}'
+
+def cached_teacher(row:str, index:int, scale:str, data_root=None, cache_root=None, seed:int=0) -> Path|None:
+    "Teacher `index` of `row` at a small `scale` if it is trained and cached already (nothing is written)."
+    s = get_scale(scale)
+    root = Path(data_root) if data_root is not None else s.default_data_root()
+    from mtpd.data import shapes_dir
+    if not (shapes_dir(root, s.name, 0) / 'annotations').is_dir(): return None  # no data yet: no teacher either
+    _, d = _detector_dir(row, zoo.ROLES[index], scale, root, data_root, cache_root, seed, s.teacher_schedule)
+    return d / 'teacher.pth' if (d / 'teacher.pth').is_file() else None
+
 def trained_teacher(row:str, index:int, scale:str, data_root=None, cache_root=None, seed:int=0) -> Path:
     "Teacher `index` (1, 2) of `row` at a small `scale`, trained on first use and cached by config + data."
     zoo.check_choice('teacher index', index, (1, 2), 'teacher indices')
@@ -82,18 +97,22 @@ def teacher_metrics(checkpoint) -> dict:
     return read_json(p, 'teacher record')['metrics'] if p.is_file() else {}
 
 # %% ../nbs/18_experiments.ipynb #78249882
-def teachers_of(row:str, scale:str, data_root=None, cache_root=None, teacher_ckpts:list|None=None) -> list[Teacher]:
+def teachers_of(row:str, scale:str, data_root=None, cache_root=None, teacher_ckpts:list|None=None,
+                train:bool=True, # train small-scale teachers that are not cached yet (False: their checkpoint is None)
+               ) -> list[Teacher]:
     "The row's teachers in stage order, with checkpoints (given, zoo, or trained at small scale)."
-    out = []
+    out, s = [], get_scale(scale)
     for i in (1, 2):
         ckpt = (teacher_ckpts or [None, None])[i - 1]
         if ckpt is None:
-            ckpt = (zoo.teacher_checkpoint(row, i, scale) if get_scale(scale).teacher_schedule is None
-                    else trained_teacher(row, i, scale, data_root, cache_root))
-        if ckpt is None:
+            ckpt = (zoo.teacher_checkpoint(row, i, scale) if s.teacher_schedule is None else
+                    trained_teacher(row, i, scale, data_root, cache_root) if train else
+                    cached_teacher(row, i, scale, data_root, cache_root))
+        if ckpt is None and train:
             raise ValueError(f"{row} teacher{i} ({zoo.model_name(row, i)}) has no model-zoo checkpoint; pass its path "
-                             "in teacher_ckpts (notebook parameter) or --teacher")
-        out.append(Teacher(dict(model=recipes.model_config(row, i, scale)), str(ckpt), name=zoo.model_name(row, i)))
+                             "in teacher_ckpts (notebook parameter) or --teacher-ckpt")
+        out.append(Teacher(dict(model=recipes.model_config(row, i, scale)), None if ckpt is None else str(ckpt),
+                           name=zoo.model_name(row, i)))
     return out
 
 def pool_teacher(row:str, # a key of `zoo.ROWS`
@@ -118,6 +137,66 @@ def _sequence_tag(row:str, mode:str, teachers:list|None) -> str|None:
     if names == default or (mode == 'direct' and len(names) == len(default) and names[-1] == default[-1]): return None
     return '+'.join(names)
 
+@dataclass
+class Experiment:
+    "One row at a scale in a mode for a seed, as the stage runner gets it."
+    row: str
+    scale: str
+    mode: str
+    seed: int
+    mechanism: str
+    student: Config # the student's complete training config (one 1x stage)
+    teachers: list # `Teacher`s in stage order
+    loss: dict # the distillation loss config
+    work_dir: Path
+    def stages(self) -> list[Stage]:
+        "The planned stages (`mtpd.stages.plan`), with their exact configs."
+        return plan(self.student, self.teachers, self.work_dir, self.mode, self.mechanism, None, self.loss)
+
+def run_label(scale:str, rehearsal:bool=False) -> str:
+    "The name a scale's runs and figures go under: the scale's, or `full-rehearsal`."
+    return f'{get_scale(scale).name}-rehearsal' if rehearsal else get_scale(scale).name
+
+def experiment(row:str, # a key of `zoo.ROWS`
+               scale:str, # a key of `mtpd.scales.SCALES`
+               mode:str='progressive', # a key of `mtpd.stages.MODES`
+               seed:int=0,
+               work_root=None, # default: runs/<scale> (runs/full-rehearsal for a rehearsal)
+               data_root=None, # default: the scale's (the rehearsal's dataset for a rehearsal)
+               cache_root=None, # where small-scale teachers are cached
+               teacher_ckpts:list|None=None, # [stage-1 teacher, stage-2 teacher] checkpoints
+               mechanism:str='mgd', # a key of `mtpd.mechanisms.MECHANISMS`
+               teachers:list|None=None, # another teacher sequence than the row's (e.g. from `mtpd.order`)
+               processes:int=1, # data-parallel processes of the run (its batch, see `mtpd.scales.batch_plan`)
+               batch_policy:str='accumulate', # a key of `mtpd.scales.BATCH_POLICIES`
+               rehearsal:bool=False, # rehearse the full scale (`mtpd.rehearsal`)
+               weights:bool=True, # make data and teachers exist (False: write and train nothing)
+              ) -> Experiment:
+    "The experiment of `row` at `scale` in `mode`: student config, teachers, loss and work dir."
+    zoo.check_choice('row', row, zoo.ROWS); zoo.check_choice('mode', mode, MODES); get_mechanism(mechanism)
+    s = get_scale(scale)
+    if rehearsal and s.data != 'coco':
+        raise ValueError(f"a rehearsal rehearses the full scale, not {s.name!r}; use --scale full, or drop --rehearsal")
+    tag = _sequence_tag(row, mode, teachers)
+    work_dir = experiment_dir(row, run_label(scale, rehearsal), mode, seed, work_root, mechanism, tag)
+    if rehearsal:
+        data_root = rh.rehearsal_data(data_root, write=weights)
+        if teacher_ckpts is None and mode != 'baseline': teacher_ckpts = rh.rehearsal_teachers(row, write=weights)
+    elif weights: ensure_data(scale, data_root)
+    student = recipes.baseline_config(row, scale, data_root, schedule='1x', seed=seed, processes=processes,
+                                      batch_policy=batch_policy)
+    if rehearsal: student = rh.rehearse(student, write=weights)
+    if mode == 'baseline':  # the teachers only set the budget (2 stages -> 2x); none is trained or loaded
+        teachers = [Teacher(dict(model=recipes.model_config(row, i, scale)), None, name=zoo.model_name(row, i)) for i in (1, 2)]
+    elif tag is None:
+        teachers = teachers_of(row, scale, data_root, cache_root, teacher_ckpts, train=weights)
+    loss = distill_loss(mechanism, family_of(student.model.to_dict()), s.loss_gain)
+    return Experiment(row, s.name, mode, seed, mechanism, student, teachers, loss, work_dir)
+
+def experiment_stages(row:str, scale:str, mode:str='progressive', weights:bool=False, **kw) -> list[Stage]:
+    "The planned stages of `experiment(row, scale, mode, weights=weights, **kw)`, with the exact configs the run trains."
+    return experiment(row, scale, mode, weights=weights, **kw).stages()
+
 def run_experiment(row:str, # a key of `zoo.ROWS`
                    scale:str, # 'smoke', 'mini' or 'full'
                    mode:str='progressive', # 'progressive', 'direct' or 'baseline'
@@ -129,19 +208,23 @@ def run_experiment(row:str, # a key of `zoo.ROWS`
                    mechanism:str='mgd',
                    distributed:bool=False,
                    teachers:list|None=None, # another teacher sequence than the row's (e.g. from `mtpd.order`)
+                   batch_policy:str='accumulate', # a key of `mtpd.scales.BATCH_POLICIES`
+                   rehearsal:bool=False, # rehearse the full scale (`mtpd.rehearsal`)
                   ) -> dict:
     "Run (or resume) one row in one mode for one seed; return its manifest."
-    tag = _sequence_tag(row, mode, teachers)
-    work_dir = experiment_dir(row, scale, mode, seed, work_root, mechanism, tag)
-    ensure_data(scale, data_root)
-    student = recipes.baseline_config(row, scale, data_root, schedule='1x', seed=seed)
-    if mode == 'baseline':  # the teachers only set the budget (2 stages -> 2x); none is trained or loaded
-        teachers = [Teacher(dict(model=recipes.model_config(row, i, scale)), None, name=zoo.model_name(row, i)) for i in (1, 2)]
-    elif tag is None:
-        teachers = teachers_of(row, scale, data_root, cache_root, teacher_ckpts)
-    loss = distill_loss(mechanism, family_of(student.model.to_dict()), get_scale(scale).loss_gain)
-    return run_stages(student, teachers, work_dir, mechanism=mechanism, mode=mode, seed=seed, distributed=distributed,
-                      distill_loss=loss)
+    kw = dict(row=row, scale=scale, mode=mode, seed=seed, work_root=work_root, data_root=data_root, cache_root=cache_root,
+              teacher_ckpts=teacher_ckpts, mechanism=mechanism, teachers=teachers, processes=get_world_size(),
+              batch_policy=batch_policy, rehearsal=rehearsal)
+    if distributed:  # rank 0 makes the data and the teachers; the others find them made
+        if is_main(): experiment(**kw)
+        barrier()
+    e = experiment(**kw)
+    return run_stages(e.student, e.teachers, e.work_dir, mechanism=mechanism, mode=mode, seed=seed, distributed=distributed,
+                      distill_loss=e.loss)
+
+def dry_run_experiment(row:str, scale:str, mode:str='progressive', img_size:int=256, **kw) -> list[tuple]:
+    "[(stage, losses)]: one `forward_train` of every stage of the experiment on a random image, built without weights (`mtpd.train.dry_run`)."
+    return [(st, dry_run(st.config, img_size=img_size)) for st in experiment_stages(row, scale, mode, weights=False, **kw)]
 
 # %% ../nbs/18_experiments.ipynb #da113291
 def experiment_dir(row, scale, mode, seed=0, work_root=None, mechanism='mgd', sequence:str|None=None) -> Path:
@@ -151,8 +234,8 @@ def experiment_dir(row, scale, mode, seed=0, work_root=None, mechanism='mgd', se
 
 def run_experiment_any(row:str, scale:str, mode:str='progressive', seed:int=0, work_root=None, data_root=None,
                        cache_root=None, teacher_ckpts:list|None=None, mechanism:str='mgd', gpus:int=1,
-                       teachers:list|None=None) -> dict:
+                       teachers:list|None=None, batch_policy:str='accumulate', rehearsal:bool=False) -> dict:
     "`run_experiment` here, or on `gpus` processes (`mtpd.dist.run_on`); return the manifest."
     return run_on(run_experiment, gpus, row=row, scale=scale, mode=mode, seed=seed, work_root=work_root,
                   data_root=data_root, cache_root=cache_root, teacher_ckpts=teacher_ckpts, mechanism=mechanism,
-                  teachers=teachers)
+                  teachers=teachers, batch_policy=batch_policy, rehearsal=rehearsal)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # %% auto #0
-__all__ = ['FAMILIES', 'MECHANISMS', 'Mechanism', 'get_mechanism', 'family_of', 'distill_loss']
+__all__ = ['FAMILIES', 'MECHANISMS', 'GRAD_CLIP', 'Mechanism', 'get_mechanism', 'family_of', 'distill_loss', 'inherits_teacher']
 
 # %% ../nbs/04_mechanisms.ipynb #684fa7cd
 FAMILIES = ('one_stage', 'two_stage')
@@ -22,6 +22,7 @@ class Mechanism:
     defaults: dict # family -> the loss's keyword arguments
     weights: tuple # the keyword arguments that weight the loss (scaled by a scale's `loss_gain`)
     source: str = '' # where the defaults come from
+    direct_inherit: dict = field(default_factory=lambda: dict(one_stage=True, two_stage=False)) # family -> direct mode inherits the teacher's neck/heads
 
 MECHANISMS = {
     'mgd': Mechanism('mgd', 'MGDLoss',
@@ -29,6 +30,9 @@ MECHANISMS = {
                      weights=('alpha_mgd',), source='MGD (Yang et al., ECCV 2022) detection configs; REFERENCE section 3'),
 }
 "Every mechanism mtpd implements, by name."
+
+GRAD_CLIP = dict(max_norm=35, norm_type=2)
+"Gradient clipping of every distillation run: all the published distillation configs (MGD, FGD, MTPD) clip at max_norm 35."
 
 # %% ../nbs/04_mechanisms.ipynb #c4e91671
 def get_mechanism(name:str) -> Mechanism:
@@ -53,3 +57,13 @@ def distill_loss(mechanism:str='mgd', # a key of `MECHANISMS`
     if family not in FAMILIES: raise ValueError(f"unknown detector family {family!r}; use one of: {', '.join(FAMILIES)}")
     kw = {k: v * gain if k in m.weights and gain != 1 else v for k, v in m.defaults[family].items()}
     return dict(type=m.loss, **kw)
+
+# %% ../nbs/04_mechanisms.ipynb #bff4ec13
+def inherits_teacher(mechanism:str, # a key of `MECHANISMS`
+                     family:str, # a key of `FAMILIES`
+                     mode:str, # 'progressive', 'direct' or 'baseline'
+                    ) -> bool:
+    "Whether the first stage of `mode` starts the student's neck and heads from its teacher, as published."
+    m = get_mechanism(mechanism)
+    if family not in FAMILIES: raise ValueError(f"unknown detector family {family!r}; use one of: {', '.join(FAMILIES)}")
+    return {'progressive': True, 'direct': m.direct_inherit[family], 'baseline': False}[mode]

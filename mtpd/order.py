@@ -10,13 +10,13 @@ from pathlib import Path
 
 import torch
 
-from .configs import quiet_init
+from .configs import quiet_init, without_init
 from .distiller import fpn_pairs
 from .io import atomic_write_json
 from .recorder import FeatureRecorder
 from .stages import Teacher, as_config, validate_inputs
 from .train import default_device
-from .weights import check_fits, read_checkpoint, student_state_dict
+from .weights import fit_state, read_checkpoint, student_state_dict
 
 # %% auto #0
 __all__ = ['PROBE_DEFAULTS', 'MIN_PROBE_STEPS', 'MAX_PROBE_STEPS', 'probe_dataset', 'probe_batches', 'ProbePair', 'level_strides',
@@ -57,13 +57,11 @@ class ProbePair:
         if student_ckpt and weights:
             state = read_checkpoint(student_ckpt, 'student checkpoint')['state_dict']
             state = student_state_dict(state) or state
-            check_fits(self.student, state, f"student checkpoint '{student_ckpt}'")
-            self.student.load_state_dict(state, strict=True)
-        self.teacher = build_detector(as_config(teacher.config, 'teacher config').model)
+            self.student.load_state_dict(fit_state(self.student, state, f"student checkpoint '{student_ckpt}'"), strict=True)
+        self.teacher = build_detector(without_init(as_config(teacher.config, 'teacher config').model))
         if weights and teacher.checkpoint:
             state = read_checkpoint(teacher.checkpoint, 'teacher checkpoint')['state_dict']
-            check_fits(self.teacher, state, f"teacher checkpoint '{teacher.checkpoint}'")
-            self.teacher.load_state_dict(state, strict=True)
+            self.teacher.load_state_dict(fit_state(self.teacher, state, f"teacher checkpoint '{teacher.checkpoint}'"), strict=True)
         for p in self.teacher.parameters(): p.requires_grad_(False)
         try: pairs = fpn_pairs(self.student, self.teacher)
         except ValueError as e:

@@ -10,17 +10,17 @@ from pathlib import Path
 
 from mmcv import Config, ConfigDict
 
-from .configs import load_mmdet_config, scale_down, student_of, with_mask
+from .configs import load_mmdet_config, resolve_pretrained, scale_down, student_of, with_mask
 from .heads import device_safe
 from .backbones import zero_init_safe
-from .mechanisms import distill_loss, family_of, get_mechanism
-from .scales import SCALES, get_scale
+from .mechanisms import GRAD_CLIP, family_of
+from .scales import BATCH_POLICIES, SCALES, batch_plan, get_scale
 from .data import CLASSES, shapes_data_config, shapes_dir
-from .zoo import MODELS, ROWS, ROLES, SCHEDULES, SWIN_SMALL_LR, check_choice, model_name, teacher_checkpoint, zoo_entry
+from .zoo import MODELS, ROWS, ROLES, SCHEDULES, SWIN_SMALL_LR, check_choice, model_name
 
 # %% auto #0
-__all__ = ['BASE_LR', 'model_config', 'model_optimizer', 'training_config', 'distiller_model', 'stage_config', 'direct_config',
-           'baseline_config', 'teacher_config', 'detector_config', 'describe']
+__all__ = ['BASE_LR', 'model_config', 'model_optimizer', 'training_config', 'baseline_config', 'teacher_config',
+           'detector_config', 'describe']
 
 # %% ../nbs/12_recipes.ipynb #9cc0c466
 def _merge(a:dict, b:dict) -> dict:
@@ -32,7 +32,7 @@ def _merge(a:dict, b:dict) -> dict:
 
 def _full_model(name:str) -> dict:
     spec = MODELS[name]
-    m = load_mmdet_config(spec['config']).model.to_dict()
+    m = resolve_pretrained(load_mmdet_config(spec['config']).model)  # R101/X101 3x: model-level `pretrained`
     if 'changes' in spec: m = _merge(m, spec['changes'])
     if 'pretrained_from' in spec:
         m['backbone']['init_cfg'] = load_mmdet_config(spec['pretrained_from']).model.backbone.init_cfg.to_dict()
@@ -81,11 +81,11 @@ def _coco_data(root:Path, with_mask:bool, samples_per_gpu:int, workers:int) -> d
     data.update(samples_per_gpu=samples_per_gpu, workers_per_gpu=workers)
     return data
 
-def _schedule(s, schedule:str) -> tuple[dict, dict]:
-    "The runner and lr_config of `schedule` at scale `s`."
+def _schedule(s, schedule:str, warmup_iters:int|None=None) -> tuple[dict, dict]:
+    "The runner and lr_config of `schedule` at scale `s` (warm-up: the scale's unless given)."
     check_choice('schedule', schedule, SCHEDULES)
     sch = SCHEDULES[schedule]
-    lr = dict(policy='step', warmup='linear', warmup_iters=s.warmup_iters, warmup_ratio=0.001)
+    lr = dict(policy='step', warmup='linear', warmup_iters=warmup_iters or s.warmup_iters, warmup_ratio=0.001)
     if s.epoch_based:
         return dict(type='EpochBasedRunner', max_epochs=sch['epochs']), dict(lr, step=list(sch['steps']))
     ipe = s.iters_per_epoch
@@ -114,9 +114,12 @@ def training_config(model:dict, # an MMDetection `model=` (plain detector or Det
                     workers:int|None=None, # dataloader workers per process (default: the scale's)
                     data_seed:int=0, # which synthetic dataset (shapes scales)
                     optimizer:dict|None=None, # default: the scale's; None there: the paper's SGD
+                    processes:int=1, # data-parallel processes the run will have (see `mtpd.scales.batch_plan`)
+                    batch_policy:str='accumulate', # a key of `mtpd.scales.BATCH_POLICIES`
                    ) -> Config:
     "A complete MMDetection training config for `model` at `scale` (nothing is written: see `mtpd.data.ensure_shapes`)."
     s = get_scale(scale)
+    batch = batch_plan(s, processes, batch_policy)
     model = model.to_dict() if hasattr(model, 'to_dict') else copy.deepcopy(dict(model))
     masks = with_mask(model)
     workers = s.workers_per_gpu if workers is None else workers
@@ -126,7 +129,7 @@ def training_config(model:dict, # an MMDetection `model=` (plain detector or Det
     else:
         data = shapes_data_config(shapes_dir(root, s.name, data_seed), s.shapes['img_size'],
                                   samples_per_gpu=s.samples_per_gpu, with_mask=masks, workers_per_gpu=workers)
-    runner, lr_config = _schedule(s, schedule)
+    runner, lr_config = _schedule(s, schedule, batch.warmup_iters)
     metric = ['bbox', 'segm'] if masks else ['bbox']
     if s.epoch_based:
         checkpoint = dict(interval=s.checkpoint_interval, max_keep_ckpts=s.max_keep_ckpts)
@@ -136,12 +139,16 @@ def training_config(model:dict, # an MMDetection `model=` (plain detector or Det
         checkpoint = dict(interval=every, by_epoch=False, max_keep_ckpts=s.max_keep_ckpts)
         evaluation = dict(interval=runner['max_iters'], metric=metric)
     optimizer = optimizer or s.optimizer
+    # The scale's own optimizer (small scales) clips every run; the paper's SGD clips distillation
+    # only, as MMDetection's configs of the zoo baselines do not clip.
+    clip = GRAD_CLIP if optimizer is not None or model.get('type') == 'DetectionDistiller' else None
     if optimizer is None:
-        lr = BASE_LR[family_of(model)] * s.gpus * s.samples_per_gpu / 16
-        optimizer = dict(type='SGD', lr=lr, momentum=0.9, weight_decay=1e-4)
+        optimizer = dict(type='SGD', lr=BASE_LR[family_of(model)] * batch.lr_factor, momentum=0.9, weight_decay=1e-4)
+    optimizer_config = dict(grad_clip=clip and dict(clip))
+    if batch.accumulation > 1:
+        optimizer_config.update(type='GradientCumulativeOptimizerHook', cumulative_iters=batch.accumulation)
     cfg = dict(
-        model=model, data=data, optimizer=dict(optimizer),
-        optimizer_config=dict(grad_clip=dict(max_norm=35, norm_type=2)),
+        model=model, data=data, optimizer=dict(optimizer), optimizer_config=optimizer_config,
         lr_config=lr_config, runner=runner, checkpoint_config=checkpoint,
         log_config=dict(interval=s.log_interval, hooks=[dict(type='TextLoggerHook'), dict(type='TensorboardLoggerHook')]),
         evaluation=evaluation, custom_hooks=[dict(type='NumClassCheckHook')],
@@ -152,69 +159,6 @@ def training_config(model:dict, # an MMDetection `model=` (plain detector or Det
     return Config(cfg)
 
 # %% ../nbs/12_recipes.ipynb #d3fff8b0
-def _teacher_model(model:dict) -> dict:
-    "A teacher's model config: its weights come from its checkpoint, so no ImageNet initialisation."
-    m = copy.deepcopy(model.to_dict() if hasattr(model, 'to_dict') else dict(model))
-    m.pop('pretrained', None)
-    m['backbone'].pop('init_cfg', None); m['backbone'].pop('pretrained', None)
-    return m
-
-def distiller_model(row:str, # a key of `ROWS`
-                    teacher_index:int, # 1 or 2
-                    scale:str, # a key of `mtpd.scales.SCALES`
-                    teacher_ckpt:str|None=None, # required: the teacher's weights (path or URL)
-                    student_ckpt:str|None=None, # weights the student starts from (a previous stage's export)
-                    inherit_teacher:bool=False, # start the student's neck and heads from the teacher
-                    mechanism:str='mgd', # a key of `mtpd.mechanisms.MECHANISMS`
-                   ) -> dict:
-    "The `DetectionDistiller` model config of `row`'s student and teacher `teacher_index` (1 or 2)."
-    check_choice('teacher index', teacher_index, (1, 2), 'teacher indices'); get_mechanism(mechanism)
-    s = get_scale(scale)
-    student = model_config(row, 'student', s.name).to_dict()
-    teacher = _teacher_model(model_config(row, teacher_index, s.name))
-    if teacher_ckpt is None:
-        raise ValueError(f"row {row!r} teacher {teacher_index} ({ROWS[row]['teachers'][teacher_index - 1]}) has no "
-                         f"{'zoo' if s.teacher_schedule is None else s.name + '-scale'} checkpoint here; pass teacher_ckpt=PATH")
-    return dict(type='DetectionDistiller', student=student, teacher=teacher, teacher_ckpt=str(teacher_ckpt),
-                student_ckpt=None if student_ckpt is None else str(student_ckpt), inherit_teacher=inherit_teacher,
-                distill_loss=distill_loss(mechanism, family_of(student), s.loss_gain))
-
-def stage_config(row:str, # a key of `ROWS`
-                 stage:int, # 1 or 2: which teacher
-                 scale:str='full', # a key of `mtpd.scales.SCALES`
-                 data_root=None, # see `training_config`
-                 teacher_ckpt:str|None=None, # default: the zoo checkpoint (full scale); required otherwise
-                 student_ckpt:str|None=None, # the previous stage's student; required from stage 2 on
-                 inherit_teacher:bool|None=None, # default: True at stage 1 (unless student_ckpt), never later
-                 schedule:str='1x', # a key of `SCHEDULES`
-                 mechanism:str='mgd', # a key of `mtpd.mechanisms.MECHANISMS`
-                 **kw, # seed, workers, data_seed: see `training_config`
-                ) -> Config:
-    "The training config of progressive-distillation stage `stage` of `row`."
-    check_choice('row', row, ROWS); get_scale(scale); check_choice('stage', stage, (1, 2))
-    if stage > 1:
-        if inherit_teacher: raise ValueError(f"stage {stage} starts from the stage-{stage - 1} student and must not inherit from the teacher")
-        if student_ckpt is None: raise ValueError(f"stage {stage} starts from the stage-{stage - 1} student: pass student_ckpt=PATH")
-    if inherit_teacher is None: inherit_teacher = stage == 1 and student_ckpt is None
-    model = distiller_model(row, stage, scale, teacher_ckpt or teacher_checkpoint(row, stage, scale), student_ckpt,
-                            inherit_teacher, mechanism)
-    return training_config(model, scale, data_root, schedule, **_trains(kw, scale, model_name(row, 'student')))
-
-def direct_config(row:str, # a key of `ROWS`
-                  scale:str='full', # a key of `mtpd.scales.SCALES`
-                  data_root=None, # see `training_config`
-                  teacher_ckpt:str|None=None, # the last teacher's weights; default: its zoo checkpoint (full scale)
-                  schedule:str='2x', # the budget of both progressive stages
-                  mechanism:str='mgd', # a key of `mtpd.mechanisms.MECHANISMS`
-                  inherit_teacher:bool=True, # start from the teacher's neck and heads, as stage 1 does
-                  **kw, # seed, workers, data_seed: see `training_config`
-                 ) -> Config:
-    "The paper's direct mode: distillation from the strongest teacher alone, for the budget of both stages."
-    check_choice('row', row, ROWS); get_scale(scale)
-    n = len(ROWS[row]['teachers'])
-    model = distiller_model(row, n, scale, teacher_ckpt or teacher_checkpoint(row, n, scale), None, inherit_teacher, mechanism)
-    return training_config(model, scale, data_root, schedule, **_trains(kw, scale, model_name(row, 'student')))
-
 def baseline_config(row:str, # a key of `ROWS`
                     scale:str='full', # a key of `mtpd.scales.SCALES`
                     data_root=None, # see `training_config`

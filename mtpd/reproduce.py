@@ -9,14 +9,41 @@ import json, os, time
 from pathlib import Path
 
 from .scales import SCALES, get_scale
+from .zoo import ROWS, check_choice
 
 # %% auto #0
-__all__ = ['TABLES', 'REPORT', 'notebooks_dir', 'check_parameters', 'reproduce']
+__all__ = ['TABLES', 'REPORT', 'FAMILY_ROWS', 'tables_for', 'default_dirs', 'notebooks_dir', 'check_parameters', 'reproduce',
+           'table_experiments', 'dry_run_tables']
 
 # %% ../nbs/20_reproduce.ipynb #45a78f88
-TABLES = ('main_results', 'direct_vs_progressive', 'teacher_order')
+TABLES = ('main_results', 'direct_vs_progressive', 'teacher_order', 'released')
 "The table notebooks, in the order they run (the report runs after them)."
 REPORT = 'report'
+
+FAMILY_ROWS = {'retinanet': 'retinanet_r101_x101', 'reppoints': 'reppoints_r101_x101dcn', 'maskrcnn': 'maskrcnn_cascade'}
+"The row of each detector family in the direct-vs-progressive figure (the paper's CNN-teacher rows)."
+
+def tables_for(scale:str, tables:list|None=None, rehearsal:bool=False, students:dict|None=None) -> list[str]:
+    "The tables to run at `scale` (default: every one that runs there); a one-line error for one that cannot."
+    s = get_scale(scale)
+    for t in tables or []: check_choice('table', t, TABLES)
+    small = s.teacher_schedule is not None
+    if tables:
+        if 'teacher_order' in tables and not small:
+            raise ValueError("the teacher_order table trains its candidate teachers, so it runs at smoke and mini; at full "
+                             "scale rank your own checkpoints with `mtpd order-teachers`")
+        if 'released' in tables and not (students or rehearsal):
+            raise ValueError("the released table evaluates the authors' released students; give their checkpoints "
+                             "(--students ROW=CKPT ...)")
+        return list(tables)
+    return [t for t in TABLES if (t != 'teacher_order' or small) and (t != 'released' or students or rehearsal)]
+
+def default_dirs(scale:str, work_root=None, out_dir=None, rehearsal:bool=False, repo=None) -> tuple[Path, Path]:
+    "(work root, out dir) of a reproduction: runs/<scale> and figures/<scale> of the checkout; a rehearsal's under runs/full-rehearsal."
+    repo = Path(repo) if repo is not None else notebooks_dir().parent.parent
+    label = f"{get_scale(scale).name}-rehearsal" if rehearsal else get_scale(scale).name
+    work_root = Path(work_root or repo / 'runs' / label)
+    return work_root, Path(out_dir or (work_root / 'figures' if rehearsal else repo / 'figures' / label))
 
 def notebooks_dir() -> Path:
     "`nbs/tables` of the checkout this package runs from (or `$MTPD_NOTEBOOKS`)."
@@ -49,20 +76,21 @@ def reproduce(tables:list[str]|None=None, # table notebooks to run (default: all
               teacher_ckpts:dict|None=None, # full scale: row -> [ckpt1, ckpt2]
               report:bool=True,
               progress:bool=True,
+              batch_policy:str='accumulate', # a key of `mtpd.scales.BATCH_POLICIES`
+              rehearsal:bool=False, # rehearse the full scale (`mtpd.rehearsal`)
+              students:dict|None=None, # row -> a released student's checkpoint (the `released` table)
              ) -> dict:
     "Execute the table notebooks with papermill, then the report; return {notebook: executed path}."
     import papermill as pm
     from tqdm.auto import tqdm
-    check_parameters(scale, data_root)
-    tables = list(tables or TABLES)
-    for t in tables:
-        if t not in TABLES: raise ValueError(f"unknown table {t!r}; use one of: {', '.join(TABLES)} (or all)")
+    if not rehearsal: check_parameters(scale, data_root)
+    tables = tables_for(scale, tables, rehearsal, students)
     nb_dir = notebooks_dir()
-    work_root = Path(work_root or Path('runs') / scale).resolve()
-    out_dir = Path(out_dir or nb_dir.parent.parent / 'figures' / scale).resolve()
+    work_root, out_dir = (p.resolve() for p in default_dirs(scale, work_root, out_dir, rehearsal, nb_dir.parent.parent))
     seeds = list(seeds if seeds is not None else get_scale(scale).seeds)
     params = dict(scale=scale, work_root=str(work_root), data_root=None if data_root is None else str(data_root),
-                  out_dir=str(out_dir), gpus=gpus, seeds=seeds, rows=rows, teacher_ckpts=teacher_ckpts or {})
+                  out_dir=str(out_dir), gpus=gpus, seeds=seeds, rows=rows, teacher_ckpts=teacher_ckpts or {},
+                  batch_policy=batch_policy, rehearsal=rehearsal)
     executed = {}
     todo = tables + ([REPORT] if report else [])
     bar = tqdm(todo, desc=f'reproduce ({scale})', unit='notebook', disable=not progress)
@@ -73,8 +101,47 @@ def reproduce(tables:list[str]|None=None, # table notebooks to run (default: all
         t0 = time.time()
         p = dict(params, seeds=seeds[:1]) if name == 'main_results' else params  # the paper's main table: one run per row
         if name == REPORT: p = dict(scale=scale, work_root=params['work_root'], out_dir=params['out_dir'])
+        if name == 'released': p = dict(scale=scale, data_root=params['data_root'], out_dir=params['out_dir'], rows=rows,
+                                        students=students or {}, rehearsal=rehearsal)
         pm.execute_notebook(str(nb_dir / f'{name}.ipynb'), str(out), parameters=p, kernel_name='python3',
                             cwd=str(nb_dir), progress_bar=False, log_output=False)
         executed[name] = out
         bar.write(f"[mtpd] {name}: done in {time.time() - t0:.0f} s (executed copy: {out})")
     return executed
+
+# %% ../nbs/20_reproduce.ipynb #13eb6d0f
+def table_experiments(table:str, scale:str, rows:list|None=None) -> list[tuple[str, str]]:
+    "The (row, mode) experiments `table` runs at `scale` (every seed runs the same configs)."
+    rows = list(rows or ROWS)
+    if table == 'main_results':
+        out = [(r, 'progressive') for r in rows]
+        if get_scale(scale).teacher_schedule:  # the teachers' ladder: the undistilled student of each student model
+            owner = {}
+            for r in ROWS: owner.setdefault(ROWS[r]['student'], r)
+            out += list(dict.fromkeys((owner[ROWS[r]['student']], 'baseline') for r in rows))
+        return out
+    if table == 'direct_vs_progressive':
+        return [(r, m) for r in FAMILY_ROWS.values() if r in rows for m in ('baseline', 'direct', 'progressive')]
+    return []  # teacher_order trains a pool of its own (small scales); released trains nothing
+
+def dry_run_tables(tables:list|None=None, scale:str='smoke', rows:list|None=None, gpus:int=1, batch_policy:str='accumulate',
+                   rehearsal:bool=False, data_root=None, teacher_ckpts:dict|None=None, mechanism:str='mgd',
+                   img_size:int=256, log=print) -> list[dict]:
+    "Build and run once (random image, no weights) every stage the tables would train; one record per stage."
+    from mtpd.experiments import dry_run_experiment
+    out, seen = [], set()
+    names = tables or [t for t in TABLES if t != 'teacher_order' or get_scale(scale).teacher_schedule]
+    tables_for(scale, [t for t in names if t != 'released'])  # the checks of a real run (released needs no checkpoint here)
+    for table in names:
+        exps = table_experiments(table, scale, rows)
+        if not exps: log(f"{table}: nothing to dry-run (it trains {'no stage' if table == 'released' else 'its own candidate pool'})")
+        for row, mode in exps:
+            if (row, mode) in seen: continue  # shared with an earlier table
+            seen.add((row, mode))
+            for st, losses in dry_run_experiment(row, scale, mode, img_size=img_size, data_root=data_root, mechanism=mechanism,
+                                                 teacher_ckpts=(teacher_ckpts or {}).get(row), processes=gpus,
+                                                 batch_policy=batch_policy, rehearsal=rehearsal):
+                rec = dict(table=table, row=row, mode=mode, stage=st.title, losses=losses)
+                out.append(rec)
+                log(f"{table}: {row} {mode} {st.title}: forward_train ok, loss {losses['loss']:.3f} ({len(losses)} terms)")
+    return out

@@ -5,12 +5,12 @@
 # %% ../nbs/09_scales.ipynb #f188d949
 from __future__ import annotations
 
-import os
+import math, os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SCALES', 'Scale', 'cache_dir', 'get_scale']
+__all__ = ['SCALES', 'BATCH_POLICIES', 'Scale', 'cache_dir', 'get_scale', 'BatchPlan', 'batch_plan']
 
 # %% ../nbs/09_scales.ipynb #089f91ef
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class Scale:
     seeds: tuple = (0,) # seeds of every comparison (the main table runs the first)
     loss_gain: float = 1.0 # factor on distillation losses' weights (see above)
     dist_backend: str|None = None # recorded in configs as dist_params (torchrun picks gloo on CPU)
+    batch: int|None = None # images per optimizer step kept whatever the process count (see `batch_plan`); None: grows with processes
 
     @property
     def epoch_based(self) -> bool:
@@ -59,7 +60,7 @@ SCALES = {
     'mini': Scale('mini', iters_per_epoch=12, warmup_iters=30, log_interval=20, teacher_schedule='6x', seeds=(0, 1, 2),
                   shapes=dict(img_size=128, n_train=1500, n_val=300, objects=(1, 6), radius=(0.07, 0.48)), **_SMALL),
     'full': Scale('full', data='coco', gpus=8, samples_per_gpu=2, workers_per_gpu=2, warmup_iters=500,
-                  checkpoint_interval=1, max_keep_ckpts=3, log_interval=50, dist_backend='nccl'),
+                  checkpoint_interval=1, max_keep_ckpts=3, log_interval=50, dist_backend='nccl', batch=16),
 }
 "Every scale, by name, from the smallest."
 
@@ -68,3 +69,42 @@ def get_scale(name) -> Scale:
     if isinstance(name, Scale): return name
     if name not in SCALES: raise ValueError(f"unknown scale {name!r}; valid scales: {', '.join(SCALES)}")
     return SCALES[name]
+
+# %% ../nbs/09_scales.ipynb #45dba3b7
+BATCH_POLICIES = ('accumulate', 'scale-lr')
+"How a run on fewer or more processes than the paper's keeps its recipe (see `batch_plan`)."
+
+@dataclass(frozen=True)
+class BatchPlan:
+    "How one run batches: per process, per optimizer step, and the factors on the recipe's rate and warm-up."
+    processes: int
+    images_per_process: int
+    accumulation: int # iterations per optimizer step
+    effective_batch: int # images per optimizer step, all processes together
+    lr_factor: float # times the recipe's learning rate
+    warmup_iters: int # the warm-up in iterations of this run
+    policy: str|None
+
+def batch_plan(scale, # a `Scale` or its name
+               processes:int=1, # data-parallel processes of the run
+               policy:str='accumulate', # a key of `BATCH_POLICIES`
+              ) -> BatchPlan:
+    "How a run of `scale` on `processes` processes keeps the scale's batch (a one-line error when it cannot)."
+    s = get_scale(scale)
+    if not isinstance(processes, int) or isinstance(processes, bool) or processes < 1:
+        raise ValueError(f"the process count must be an integer >= 1, got {processes!r}")
+    if policy not in BATCH_POLICIES:
+        raise ValueError(f"unknown batch policy {policy!r}; valid batch policies: {', '.join(BATCH_POLICIES)}")
+    per_step = processes * s.samples_per_gpu
+    if s.batch is None:
+        return BatchPlan(processes, s.samples_per_gpu, 1, per_step, 1.0, s.warmup_iters, None)
+    if policy == 'scale-lr':
+        return BatchPlan(processes, s.samples_per_gpu, 1, per_step, per_step / s.batch,
+                         math.ceil(s.warmup_iters * s.batch / per_step), policy)
+    if s.batch % per_step:
+        ok = [n for n in range(1, s.batch // s.samples_per_gpu + 1) if s.batch % (n * s.samples_per_gpu) == 0]
+        raise ValueError(f"{processes} processes x {s.samples_per_gpu} images cannot make the {s.name}-scale batch of "
+                         f"{s.batch} by gradient accumulation; use {', '.join(map(str, ok[:-1]))} or {ok[-1]} processes, "
+                         f"or --batch-policy scale-lr (the rate scaled to {per_step} images)")
+    k = s.batch // per_step
+    return BatchPlan(processes, s.samples_per_gpu, k, s.batch, 1.0, s.warmup_iters * k, policy)

@@ -14,9 +14,10 @@ from mmcv import Config
 from .io import atomic_save, atomic_write_json, read_json, sha256_file, sha256_text
 from .manifest import (load_manifest, metric_summary, new_manifest, stage_record, with_stage, without_stage,
                            write_manifest)
-from .mechanisms import distill_loss as mechanism_loss, family_of, get_mechanism
-from .weights import read_checkpoint, check_fits, export_student
-from .train import train, evaluate
+from .configs import resolve_pretrained, without_init
+from .mechanisms import GRAD_CLIP, distill_loss as mechanism_loss, family_of, get_mechanism, inherits_teacher
+from .weights import read_checkpoint, fit_state, export_student
+from .train import batch_of, train, evaluate
 
 # %% auto #0
 __all__ = ['MODES', 'STAMP', 'as_config', 'Teacher', 'check_data', 'validate_inputs', 'scale_schedule', 'Stage', 'plan',
@@ -75,7 +76,7 @@ def validate_inputs(student:Config, teachers:list, mechanism:str, mode:str, chec
         for t in teachers:
             if not t.checkpoint: raise ValueError(f"teacher '{t.name}' has no checkpoint; give CFG=CKPT")
             state = read_checkpoint(t.checkpoint, f"teacher checkpoint '{t.checkpoint}'")['state_dict']
-            check_fits(build_detector(as_config(t.config, 'teacher config').model), state, f"teacher checkpoint '{t.checkpoint}'")
+            fit_state(build_detector(without_init(as_config(t.config, 'teacher config').model)), state, f"teacher checkpoint '{t.checkpoint}'")
 
 # %% ../nbs/17_stages.ipynb #eb66e0e7
 def scale_schedule(cfg:Config, factor:int) -> Config:
@@ -100,30 +101,39 @@ class Stage:
     inherit: bool # start the student's neck/heads from the teacher
     start: Path|None # the student checkpoint it starts from (the previous stage's export)
     config: Config
+    clip_added: bool = False # the student config had no gradient clipping and the stage added GRAD_CLIP
     @property
     def dir_name(self) -> str: return f'stage{self.index}'
     @property
     def title(self) -> str:
         return f"stage {self.index}/{self.count}" + (f" (teacher {self.teacher.name})" if self.teacher else " (student alone)")
 
-def _stage_config(student:Config, teacher:Teacher|None, loss:dict|None, start, inherit:bool, factor:int) -> Config:
+def _with_clip(cfg:Config) -> bool:
+    "Add `GRAD_CLIP` to `cfg.optimizer_config` unless it clips already; return whether it was added."
+    oc = dict(cfg.get('optimizer_config') or {})
+    if oc.get('grad_clip'): return False
+    cfg.optimizer_config = dict(oc, grad_clip=dict(GRAD_CLIP))
+    return True
+
+def _stage_config(student:Config, teacher:Teacher|None, loss:dict|None, start, inherit:bool, factor:int) -> tuple[Config, bool]:
     cfg = scale_schedule(student, factor)
+    cfg.model = resolve_pretrained(cfg.model)
     if teacher is None:
         if start: cfg.load_from = str(start)
-        return cfg
-    cfg.model = dict(type='DetectionDistiller', student=copy.deepcopy(student.model),
-                     teacher=copy.deepcopy(as_config(teacher.config, 'teacher config').model),
+        return cfg, False
+    cfg.model = dict(type='DetectionDistiller', student=cfg.model,
+                     teacher=without_init(as_config(teacher.config, 'teacher config').model),
                      teacher_ckpt=str(teacher.checkpoint) if teacher.checkpoint else None,
                      student_ckpt=str(start) if start else None, inherit_teacher=inherit, distill_loss=loss)
     cfg.find_unused_parameters = True
-    return cfg
+    return cfg, _with_clip(cfg)
 
 def plan(student, # complete MMDetection training config of the student (file, Config or dict)
          teachers:list, # `Teacher`s in stage order (weakest first)
          work_dir, # the experiment's directory (stage k > 1 starts from stage k-1's export in it)
          mode:str='progressive', # a key of `MODES`
          mechanism:str='mgd', # a key of `mtpd.mechanisms.MECHANISMS`
-         inherit_first:bool=True, # stage 1 starts the student's neck/heads from its teacher
+         inherit_first:bool|None=None, # stage 1 starts the student's neck/heads from its teacher; None: as published
          distill_loss:dict|None=None, # loss config instead of the mechanism's family default
         ) -> list[Stage]:
     "The stages of a run, with their configs."
@@ -132,12 +142,14 @@ def plan(student, # complete MMDetection training config of the student (file, C
     n = max(len(teachers), 1)
     steps = ([(t, 1) for t in teachers] if mode == 'progressive' else
              [(teachers[-1], n)] if mode == 'direct' else [(None, n)])
-    loss = distill_loss or mechanism_loss(mechanism, family_of(student.model.to_dict()))
+    family = family_of(student.model.to_dict())
+    loss = distill_loss or mechanism_loss(mechanism, family)
+    first = inherits_teacher(mechanism, family, mode) if inherit_first is None else inherit_first
     out, start = [], None
     for k, (teacher, factor) in enumerate(steps, 1):
-        inherit = inherit_first and k == 1 and teacher is not None
-        cfg = _stage_config(student, teacher, loss, start, inherit, factor)
-        out.append(Stage(k, len(steps), teacher, factor, inherit, start, cfg))
+        inherit = bool(first) and k == 1 and teacher is not None
+        cfg, clip_added = _stage_config(student, teacher, loss, start, inherit, factor)
+        out.append(Stage(k, len(steps), teacher, factor, inherit, start, cfg, clip_added))
         start = work_dir / f'stage{k}' / 'student.pth'
     return out
 
@@ -188,7 +200,7 @@ def experiment_manifest(work_dir, exp:dict) -> dict:
     return manifest or new_manifest(exp)
 
 def check_work_dir(student, teachers:list, work_dir, mechanism:str='mgd', mode:str='progressive', seed:int=0,
-                   inherit_first:bool=True, distill_loss:dict|None=None) -> dict:
+                   inherit_first:bool|None=None, distill_loss:dict|None=None) -> dict:
     "Raise now, without training, the refusals `run_stages` would raise for `work_dir`; return its manifest."
     student = as_config(student, 'student config')
     manifest = experiment_manifest(work_dir, experiment_fingerprint(student, teachers, mechanism, mode, seed))
@@ -217,11 +229,11 @@ def _rel(path, root:Path) -> str:
                p.relative_to(root) if p.is_relative_to(root) else p)
 
 def record(stage:Stage, work_dir, fingerprint:str, mode:str, checkpoint, export, metrics:dict, wall_s:float,
-           teacher_sha256:str|None=None) -> dict:
+           teacher_sha256:str|None=None, processes:int=1) -> dict:
     "The manifest record of a finished stage."
     work_dir, t = Path(work_dir), stage.teacher
     meta = read_checkpoint(checkpoint)['meta']
-    return dict(stage=stage.index, mode=mode, teacher=None if t is None else dict(
+    return dict(stage=stage.index, mode=mode, batch=batch_of(stage.config, processes), teacher=None if t is None else dict(
                     name=t.name, config=str(t.config) if isinstance(t.config, (str, Path)) else None,
                     checkpoint=str(t.checkpoint), checkpoint_sha256=teacher_sha256),
                 inherit_teacher=stage.inherit, schedule_factor=stage.factor, fingerprint=fingerprint,
@@ -255,14 +267,15 @@ def run_stages(student, # complete MMDetection training config of the student (f
                work_dir, # one experiment per directory
                mechanism:str='mgd', # distillation mechanism, a key of `mtpd.mechanisms.MECHANISMS`
                mode:str='progressive', # a key of `MODES`
-               inherit_first:bool=True, # stage 1 starts the student's neck/heads from its teacher
+               inherit_first:bool|None=None, # stage 1 starts the student's neck/heads from its teacher; None: as published
                seed:int=0,
                distributed:bool=False, # inside a torch.distributed launch (see mtpd.dist)
                distill_loss:dict|None=None, # loss config overriding the mechanism's default (e.g. another alpha)
               ) -> dict:
     "Train, export and evaluate every stage that is not already done; return the manifest."
     from mmcv.runner import get_dist_info
-    main = get_dist_info()[0] == 0
+    rank, processes = get_dist_info()
+    main = rank == 0
     student = as_config(student, 'student config')
     teachers = [t if isinstance(t, Teacher) else Teacher(*t) for t in teachers]
     validate_inputs(student, teachers if mode != 'baseline' else [], mechanism, mode)
@@ -279,10 +292,13 @@ def run_stages(student, # complete MMDetection training config of the student (f
             continue
         manifest = without_stage(manifest, stage.index)
         _log(f"{stage.title}: training in {work_dir / stage.dir_name}")
+        if stage.clip_added:
+            _log(f"{stage.title}: the student config does not clip gradients; clipping at max_norm "
+                 f"{GRAD_CLIP['max_norm']} as every published distillation config does")
         ckpt, export, metrics, wall = run_stage(stage, work_dir, fp, seed, distributed, f"{work_dir.name} {stage.title}")
         if main:
             rec = record(stage, work_dir, fp, mode, ckpt, export, metrics, wall,
-                         teacher_sha.get(str(stage.teacher.checkpoint)) if stage.teacher else None)
+                         teacher_sha.get(str(stage.teacher.checkpoint)) if stage.teacher else None, processes)
             manifest = with_stage(manifest, rec)
             write_manifest(work_dir, manifest)
             _log(f"{stage.title} done in {wall:.0f} s: {metric_summary(prev_metrics) if prev_metrics else 'untrained'} "

@@ -14,12 +14,13 @@ import mmcv
 from mmcv import Config
 from mmcv.runner import HOOKS, Hook, CheckpointHook, master_only, get_dist_info
 
-from .configs import quiet_init, student_of, with_mask
+from .configs import quiet_init, resolve_pretrained, student_of, with_mask, without_init
+from .heads import device_safe
 from .io import atomic_symlink
 
 # %% auto #0
-__all__ = ['AtomicCheckpointHook', 'FiniteLossHook', 'ResumeHook', 'default_device', 'prepare_config', 'latest_checkpoint',
-           'train', 'evaluate', 'random_batch', 'dry_run']
+__all__ = ['AtomicCheckpointHook', 'FiniteLossHook', 'ResumeHook', 'default_device', 'runnable_model', 'batch_of',
+           'prepare_config', 'latest_checkpoint', 'train', 'evaluate', 'random_batch', 'dry_run']
 
 # %% ../nbs/16_train.ipynb #18f7fd5a
 @HOOKS.register_module(force=True)
@@ -70,9 +71,25 @@ class ResumeHook(Hook):
 # %% ../nbs/16_train.ipynb #5d33861c
 def default_device() -> str: return 'cuda' if torch.cuda.is_available() else 'cpu'
 
+def runnable_model(model:dict) -> dict:
+    "`model` (a detector or a distiller config) with its initialisation sources resolved and device-safe heads."
+    m = copy.deepcopy(model.to_dict() if hasattr(model, 'to_dict') else dict(model))
+    if m.get('type') == 'DetectionDistiller':
+        return dict(m, student=device_safe(resolve_pretrained(m['student'])).to_dict(),
+                    teacher=device_safe(without_init(m['teacher'])).to_dict())
+    return device_safe(resolve_pretrained(m)).to_dict()
+
+def batch_of(cfg:Config, processes:int=1) -> dict:
+    "Processes, images per process, accumulation, effective batch and learning rate of training `cfg` on `processes` processes."
+    k = (cfg.get('optimizer_config') or {}).get('cumulative_iters', 1)
+    n = cfg.data.samples_per_gpu
+    return dict(processes=processes, images_per_process=n, accumulation=k, effective_batch=processes * n * k,
+                lr=cfg.optimizer.lr)
+
 def prepare_config(cfg:Config, work_dir, seed:int=0, run_name:str|None=None, device:str|None=None) -> Config:
     "A copy of `cfg` ready for `mmdet.apis.train_detector`."
     cfg = Config(copy.deepcopy(cfg._cfg_dict.to_dict()) if isinstance(cfg, Config) else copy.deepcopy(dict(cfg)))
+    cfg.model = runnable_model(cfg.model)
     cfg.work_dir = str(work_dir)
     cfg.device = device or cfg.get('device') or default_device()
     cfg.gpu_ids = [0]
@@ -143,6 +160,7 @@ def evaluate(cfg:Config, # config whose `model` is a plain detector (e.g. the st
     from mmdet.datasets import build_dataset, build_dataloader, replace_ImageToTensor
     from mmdet.models import build_detector
     cfg = Config(copy.deepcopy(cfg._cfg_dict.to_dict()))
+    cfg.model = runnable_model(cfg.model)
     cfg.model.pop('train_cfg', None)
     test = cfg.data.test
     test.test_mode = True
@@ -171,11 +189,7 @@ def evaluate(cfg:Config, # config whose `model` is a plain detector (e.g. the st
     return res
 
 # %% ../nbs/16_train.ipynb #07e57889
-def _no_weights(model:dict) -> dict:
-    m = copy.deepcopy(model)
-    m.pop('pretrained', None); m.pop('init_cfg', None)
-    m['backbone'].pop('init_cfg', None); m['backbone'].pop('pretrained', None)
-    return m
+_no_weights = without_init
 
 def _num_classes(det:dict) -> int:
     head = det.get('bbox_head') or det['roi_head']['bbox_head']

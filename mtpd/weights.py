@@ -15,8 +15,8 @@ from torch import nn
 from .io import atomic_save, sha256_file
 
 # %% auto #0
-__all__ = ['STUDENT_PREFIX', 'read_checkpoint', 'state_mismatch', 'check_fits', 'cascade_to_single_stage', 'InheritReport',
-           'inherit_from_teacher', 'student_state_dict', 'export_student']
+__all__ = ['STUDENT_PREFIX', 'read_checkpoint', 'state_mismatch', 'check_fits', 'upgrade_legacy_keys', 'fit_state',
+           'cascade_to_single_stage', 'InheritReport', 'inherit_from_teacher', 'student_state_dict', 'export_student']
 
 # %% ../nbs/08_weights.ipynb #bbeff86b
 def read_checkpoint(path, what:str='checkpoint') -> dict:
@@ -53,6 +53,24 @@ def check_fits(model:nn.Module, state:dict, what:str='checkpoint', first:int=3):
     if parts:
         raise ValueError(f"{what} does not fit the model config; " + '; '.join(parts) +
                          ". Check that the checkpoint and the config are for the same detector")
+
+# %% ../nbs/08_weights.ipynb #5fc33053
+def upgrade_legacy_keys(model:nn.Module, state:dict) -> dict:
+    "`state` with mmcv's renames of legacy keys applied for `model`: a DCN's `<conv>_offset.*` becomes `<conv>.conv_offset.*`."
+    from mmcv.ops import DeformConv2dPack, ModulatedDeformConv2dPack
+    out = dict(state)
+    for name, m in model.named_modules():
+        if not isinstance(m, (DeformConv2dPack, ModulatedDeformConv2dPack)): continue
+        for p in ('weight', 'bias'):
+            new, old = f'{name}.conv_offset.{p}', f'{name}_offset.{p}'
+            if new not in out and old in out: out[new] = out.pop(old)
+    return out
+
+def fit_state(model:nn.Module, state:dict, what:str='checkpoint') -> dict:
+    "`state` upgraded (`upgrade_legacy_keys`) and checked (`check_fits`): ready for a strict `load_state_dict`."
+    state = upgrade_legacy_keys(model, state)
+    check_fits(model, state, what)
+    return state
 
 # %% ../nbs/08_weights.ipynb #07bf5674
 _CASCADE = re.compile(r'^roi_head\.(bbox_head|mask_head)\.0\.(.*)$')

@@ -120,10 +120,9 @@ def batch(model: dict, device, n=2, h=800, w=1333, pad=32, seed=0, k=3):
 
 
 def full_stage_model(row, stage) -> dict:
-    "The package's full-scale stage config of `row` (mtpd.recipes.stage_config), weightless."
-    from mtpd.recipes import stage_config
-    cfg = stage_config(row, stage, 'full', teacher_ckpt='/nonexistent/teacher.pth',
-                       student_ckpt=None if stage == 1 else '/nonexistent/stage1_student.pth')
+    "The package's full-scale stage config of `row`, as the runner builds it (mtpd.experiments.experiment_stages), weightless."
+    from mtpd.experiments import experiment_stages
+    cfg = experiment_stages(row, 'full', teacher_ckpts=['/nonexistent/teacher1.pth', '/nonexistent/teacher2.pth'])[stage - 1].config
     return _weightless(cfg.model)
 
 
@@ -200,9 +199,9 @@ def test_cli_help():
 
 def test_dry_run_on_cuda_and_cpu(record):
     "The package's own dry run (256 px) of one row on CUDA and on CPU: same loss terms, all finite."
-    from mtpd.recipes import stage_config
+    from mtpd.experiments import experiment_stages
     from mtpd.train import dry_run
-    cfg = stage_config(ROW, 1, 'full', teacher_ckpt='/nonexistent/t.pth')
+    cfg = experiment_stages(ROW, 'full', teacher_ckpts=['/nonexistent/t1.pth', '/nonexistent/t2.pth'])[0].config
     out, secs = {}, {}
     for device in ('cuda', 'cpu'):
         t = time.time(); out[device] = dry_run(cfg, backward=True, device=device); secs[device] = time.time() - t

@@ -5,6 +5,7 @@
 - every row's smoke-scale stage 1 and stage 2 train one iteration as DetectionDistillers, from
   teacher checkpoints written here, stage 2 from the exported stage-1 student;
 - every full-scale stage (5 rows x 2 stages) passes `dry_run` with detection and MGD losses;
+- every stage config comes from the route the runner takes (`mtpd.experiments.experiment_stages`);
 - full-scale configs name MMDetection's zoo checkpoints (checked against the metafiles that ship
   with mmdet and against the APs REFERENCE quotes) and the paper's schedule; bad names fail clearly.
 """
@@ -20,8 +21,8 @@ from mtpd.configs import mmdet_config_root
 from mtpd.data import CLASSES
 from mtpd.data import ensure_shapes
 from mtpd.mechanisms import MECHANISMS, distill_loss
-from mtpd.recipes import (_schedule, baseline_config, direct_config, model_config, stage_config, teacher_config,
-                          training_config)
+from mtpd.experiments import experiment_stages
+from mtpd.recipes import _schedule, baseline_config, model_config, teacher_config, training_config
 from mtpd.scales import SCALES, get_scale
 from mtpd.train import dry_run
 from mtpd.zoo import MODELS, ROLES, ROWS, model_name, teacher_checkpoint, zoo_entry
@@ -161,15 +162,15 @@ def teacher_ckpts(tmp_path_factory):
 @pytest.mark.parametrize('row', list(ROWS))
 def test_smoke_stages_train(row, data_root, teacher_ckpts, tmp_path):
     from mtpd.weights import export_student
-    t1, t2 = (teacher_ckpts[model_name(row, i)] for i in (1, 2))
-    c1 = stage_config(row, 1, 'smoke', data_root=data_root, teacher_ckpt=t1)
+    ckpts = [str(teacher_ckpts[model_name(row, i)]) for i in (1, 2)]
+    s1, s2 = experiment_stages(row, 'smoke', data_root=data_root, teacher_ckpts=ckpts, work_root=tmp_path)
+    c1, c2 = s1.config, s2.config
     assert c1.model.inherit_teacher and c1.model.student_ckpt is None
     log1 = _one_iteration(c1, tmp_path / 'stage1')
     mgd = [k for k in log1 if k.startswith('loss_mgd')]
     assert len(mgd) == (4 if row in TWO_STAGE_ROWS else 5)
-    student = export_student(tmp_path / 'stage1' / 'iter_1.pth', tmp_path / 'student1.pth')
-    c2 = stage_config(row, 2, 'smoke', data_root=data_root, teacher_ckpt=t2, student_ckpt=student)
-    assert not c2.model.inherit_teacher
+    export_student(tmp_path / 'stage1' / 'iter_1.pth', s2.start)  # where the runner exports stage 1
+    assert not c2.model.inherit_teacher and c2.model.student_ckpt == str(s2.start)
     log2 = _one_iteration(c2, tmp_path / 'stage2')
     assert math.isfinite(log2['loss']) and len([k for k in log2 if k.startswith('loss_mgd')]) == len(mgd)
 
@@ -178,7 +179,8 @@ def test_smoke_stage1_inherits_matching_weights(teacher_ckpts, data_root):
     "At small scale student and teacher necks/heads have the same shapes, so stage 1 inherits them."
     from mmdet.models import build_detector
     for row in ('retinanet_r101_x101', 'maskrcnn_cascade', 'reppoints_r101_x101dcn'):
-        cfg = stage_config(row, 1, 'smoke', data_root=data_root, teacher_ckpt=teacher_ckpts[model_name(row, 1)])
+        cfg = experiment_stages(row, 'smoke', data_root=data_root,
+                                teacher_ckpts=[str(teacher_ckpts[model_name(row, i)]) for i in (1, 2)])[0].config
         model = build_detector(cfg.model)
         model.init_weights()
         s, t = model.student.state_dict(), model.teacher.state_dict()
@@ -201,9 +203,8 @@ FULL_STAGES = [(row, stage) for row in ROWS for stage in (1, 2)]
 @pytest.mark.slow
 @pytest.mark.parametrize('row,stage', FULL_STAGES, ids=[f'{r}-stage{s}' for r, s in FULL_STAGES])
 def test_full_stage_dry_run(row, stage):
-    kw = dict(student_ckpt='stage1/student.pth') if stage == 2 else {}
-    if teacher_checkpoint(row, stage) is None: kw['teacher_ckpt'] = 'my/teacher.pth'
-    cfg = stage_config(row, stage, 'full', data_root='/data/coco', **kw)
+    kw = {} if teacher_checkpoint(row, stage) else dict(teacher_ckpts=['my/teacher1.pth', 'my/teacher2.pth'])
+    cfg = experiment_stages(row, 'full', data_root='/data/coco', **kw)[stage - 1].config
     out = dry_run(cfg)
     mgd = sorted(k for k in out if k.startswith('loss_mgd'))
     assert len(mgd) == (4 if row in TWO_STAGE_ROWS else 5)
@@ -252,24 +253,25 @@ def test_full_zoo_checkpoints(row):
         assert teacher_checkpoint(row, i, 'smoke') is None and teacher_checkpoint(row, i, 'mini') is None
         if name.startswith('retinanet_swin'):  # the authors trained their own: not in MMDetection's zoo
             assert url is None and zoo_entry(name) is None
-            with pytest.raises(ValueError, match='pass teacher_ckpt=PATH'):
-                stage_config(row, i, student_ckpt=None if i == 1 else 's.pth')
+            assert experiment_stages(row, 'full')[i - 1].config.model.teacher_ckpt is None  # the CLI asks for --teacher-ckpt
             continue
         weights, metrics = _metafile_weights(MODELS[name]['config'])
         assert url == weights and url.startswith('https://download.openmmlab.com/mmdetection/v2.0/')
         box, mask = REFERENCE_TEACHER_AP[name]
         assert metrics['box AP'] == box and metrics.get('mask AP') == mask
-        cfg = stage_config(row, i, student_ckpt=None if i == 1 else 's.pth')
+        cfg = experiment_stages(row, 'full')[i - 1].config
         assert cfg.model.teacher_ckpt == weights
-    d = direct_config(row, teacher_ckpt=None if teacher_checkpoint(row, 2) else 't2.pth')
-    assert d.model.teacher == stage_config(row, 2, student_ckpt='s.pth', teacher_ckpt=d.model.teacher_ckpt).model.teacher
+    d = experiment_stages(row, 'full', 'direct')[0].config
+    assert d.model.teacher == experiment_stages(row, 'full')[1].config.model.teacher
 
 
 @pytest.mark.parametrize('row', list(ROWS))
 def test_full_paper_schedule(row):
+    "On 8 processes a full-scale stage is the paper's recipe exactly (fewer processes: see tests/test_full_scale.py)."
     two = row in TWO_STAGE_ROWS
-    kw = dict(teacher_ckpt='t.pth')
-    for cfg in (stage_config(row, 1, **kw), stage_config(row, 2, student_ckpt='s.pth', **kw)):
+    kw = dict(teacher_ckpts=['t1.pth', 't2.pth'], work_root='/w', processes=8)
+    c1, c2 = (st.config for st in experiment_stages(row, 'full', **kw))
+    for cfg in (c1, c2):
         assert cfg.runner == dict(type='EpochBasedRunner', max_epochs=12)
         assert cfg.lr_config == dict(policy='step', warmup='linear', warmup_iters=500, warmup_ratio=0.001, step=[8, 11])
         assert cfg.optimizer == dict(type='SGD', lr=0.02 if two else 0.01, momentum=0.9, weight_decay=1e-4)
@@ -278,12 +280,12 @@ def test_full_paper_schedule(row):
         assert cfg.find_unused_parameters is True and cfg.dist_params == dict(backend='nccl')
         assert cfg.evaluation.metric == (['bbox', 'segm'] if two else ['bbox'])
         assert cfg.model.distill_loss == distill_loss('mgd', 'two_stage' if two else 'one_stage')
-    c1, c2 = stage_config(row, 1, **kw), stage_config(row, 2, student_ckpt='s.pth', **kw)
     assert (c1.model.inherit_teacher, c1.model.student_ckpt) == (True, None)
-    assert (c2.model.inherit_teacher, c2.model.student_ckpt) == (False, 's.pth')
-    d = direct_config(row, **kw)
+    assert (c2.model.inherit_teacher, c2.model.student_ckpt) == (False, f'/w/{row}/progressive-mgd-seed0/stage1/student.pth')
+    d = experiment_stages(row, 'full', 'direct', **kw)[0].config
     assert d.runner.max_epochs == 24 and d.lr_config.step == [16, 22]
     assert d.model.teacher == c2.model.teacher  # the strongest teacher
+    assert d.model.inherit_teacher == (not two)  # as MGD's published direct configs
     b = baseline_config(row)
     assert b.model.type != 'DetectionDistiller' and b.runner.max_epochs == 12
     assert b.data.train.ann_file == 'data/coco/annotations/instances_train2017.json'
@@ -293,7 +295,7 @@ def test_mgd_settings_are_the_papers_and_scale_with_the_gain():
     "One source: the registry holds REFERENCE section 3's values; small scales multiply only the loss weight."
     assert MECHANISMS['mgd'].defaults == dict(one_stage=dict(alpha_mgd=2e-5, lambda_mgd=0.65),
                                               two_stage=dict(alpha_mgd=5e-7, lambda_mgd=0.45))
-    c = stage_config('maskrcnn_cascade', 1, 'smoke', data_root='/nowhere', teacher_ckpt='t.pth')
+    c = experiment_stages('maskrcnn_cascade', 'smoke', data_root='/nowhere', teacher_ckpts=['t1.pth', 't2.pth'])[0].config
     assert c.model.distill_loss == dict(type='MGDLoss', alpha_mgd=5e-7 * SCALES['smoke'].loss_gain, lambda_mgd=0.45)
 
 
@@ -318,14 +320,14 @@ def test_full_models_are_mmdetection_configs():
     (lambda: model_config('retinanet', 'student'), "unknown row 'retinanet'; valid rows: retinanet_r101_x101, retinanet_swin, maskrcnn_cascade, maskrcnn_swin, reppoints_r101_x101dcn"),
     (lambda: model_config('retinanet_swin', 'teacher', 'full'), "unknown role 'teacher'; valid roles: student, teacher1, teacher2"),
     (lambda: model_config('retinanet_swin', 'student', 'large'), "unknown scale 'large'; valid scales: smoke, mini, full"),
-    (lambda: stage_config('retinanet_swin', 1, teacher_ckpt='t.pth', mechanism='fgd'), "unknown mechanism 'fgd'; available: mgd"),
-    (lambda: stage_config('retinanet_swin', 3), "unknown stage 3; valid stages: 1, 2"),
+    (lambda: experiment_stages('retinanet_swin', 'full', mechanism='fgd'), "unknown mechanism 'fgd'; available: mgd"),
+    (lambda: experiment_stages('retinanet_swin', 'full', 'greedy'), "unknown mode 'greedy'; valid modes: progressive, direct, baseline"),
     (lambda: baseline_config('retinanet_swin', schedule='4x'), "unknown schedule '4x'; valid schedules: 1x, 2x, 3x, 6x"),
     (lambda: teacher_checkpoint('maskrcnn_swin', 0), "unknown teacher index 0; valid teacher indices: 1, 2"),
     (lambda: teacher_config('maskrcnn_swin', 3, 'smoke'), "unknown teacher index 3; valid teacher indices: 1, 2"),
     (lambda: zoo_entry('resnet50'), "unknown model 'resnet50'; valid models: retinanet_r50"),
-    (lambda: stage_config('maskrcnn_swin', 2), "stage 2 starts from the stage-1 student: pass student_ckpt=PATH"),
-    (lambda: stage_config('maskrcnn_swin', 2, student_ckpt='s.pth', inherit_teacher=True), "must not inherit"),
+    (lambda: experiment_stages('maskrcnn_swin', 'mini', rehearsal=True), "a rehearsal rehearses the full scale"),
+    (lambda: experiment_stages('maskrcnn_swin', 'full', processes=5), "5 processes x 2 images cannot make the full-scale batch"),
 ])
 def test_bad_names_fail_clearly(call, message):
     with pytest.raises(ValueError) as e:
