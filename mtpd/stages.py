@@ -228,6 +228,10 @@ def _rel(path, root:Path) -> str:
     return str(p.relative_to(root.resolve()) if p.is_relative_to(root.resolve()) else
                p.relative_to(root) if p.is_relative_to(root) else p)
 
+def _iterations(meta:dict, cfg:Config) -> int:
+    "Iterations a run completed, from its checkpoint's meta: mmcv 1.7's IterBasedRunner saves one less (see mtpd.train), EpochBasedRunner the count."
+    return int(meta.get('iter', 0)) + (cfg.runner.type == 'IterBasedRunner')
+
 def record(stage:Stage, work_dir, fingerprint:str, mode:str, checkpoint, export, metrics:dict, wall_s:float,
            teacher_sha256:str|None=None, processes:int=1) -> dict:
     "The manifest record of a finished stage."
@@ -239,7 +243,7 @@ def record(stage:Stage, work_dir, fingerprint:str, mode:str, checkpoint, export,
                 inherit_teacher=stage.inherit, schedule_factor=stage.factor, fingerprint=fingerprint,
                 checkpoint=_rel(checkpoint, work_dir), export=_rel(export, work_dir), export_sha256=sha256_file(export),
                 start_checkpoint=None if stage.start is None else _rel(stage.start, work_dir),
-                iterations=int(meta.get('iter', 0)) + 1, metrics=metrics, wall_time_s=round(wall_s, 1),
+                iterations=_iterations(meta, stage.config), metrics=metrics, wall_time_s=round(wall_s, 1),
                 finished=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
                 config=stage.config.pretty_text)
 
