@@ -1,6 +1,6 @@
 # Every target creates/reuses the environment first (tools/env.sh -> tools/setup_env.sh): nothing else to install.
 SHELL := /bin/bash
-.PHONY: help env test test-fast smoke mini lab export docs readme
+.PHONY: help env test test-fast rehearsal smoke mini lab export docs readme
 help:           ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
 env:            ## create or reuse the virtual environment (prints its path)
@@ -9,6 +9,8 @@ test:           ## notebooks in sync and clean, nbdev_test, pytest without the g
 	@tools/run_tests.sh
 test-fast:      ## the same without the slow tests (training, papermill, torchrun, wheels): minutes
 	@tools/run_tests.sh --fast
+rehearsal:      ## the full scale rehearsed on CPU: every row, table, report and figure (about 40 minutes)
+	@tools/env.sh pytest -q -s tests -m rehearsal
 smoke:          ## the main job at smoke scale (CPU, minutes)
 	@tools/run_smoke.sh
 mini:           ## the mini-scale benchmark: every table at mini scale, 3 seeds (CPU, hours the first time)

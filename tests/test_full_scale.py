@@ -92,6 +92,7 @@ def _check_rehearsed(manifest, stages):
         assert 'bbox_mAP' in s['metrics']
 
 
+@pytest.mark.slow
 def test_rehearsal_one_row(tmp_path):
     """`mtpd experiment retinanet_r101_x101 --scale full --rehearsal`: full-size RetinaNet R50 with the R101 and X101
     teachers (zoo-format checkpoints), 1333x800 pipelines, 16 images per step by accumulation, COCO evaluation."""
@@ -111,6 +112,7 @@ def test_rehearsal_one_row(tmp_path):
     assert '(1333, 800)' in cfg and 'GradientCumulativeOptimizerHook' in cfg
 
 
+@pytest.mark.slow
 def test_mtpd_config_trains_with_mmdetection_tools(tmp_path):
     """A `mtpd config` file is accepted as is by MMDetection's own `tools/train.py` (one iteration of a smoke-scale
     distillation stage with a teacher checkpoint written by the project) and `tools/test.py` takes the plain one."""
@@ -145,7 +147,7 @@ def test_mtpd_config_trains_with_mmdetection_tools(tmp_path):
     assert 'Evaluating bbox' in out.stdout  # (a student of one iteration detects nothing yet: COCO then reports no AP)
 
 
-@pytest.mark.slow
+@pytest.mark.rehearsal
 def test_rehearsal_reproduce_all_rows(tmp_path):
     """`mtpd reproduce --scale full --rehearsal`: every row through the real table notebooks, the released-students
     table and the report's figures (the Cascade and RepPoints DCN teachers have legacy offset-conv key names)."""

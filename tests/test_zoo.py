@@ -300,11 +300,11 @@ def test_mgd_settings_are_the_papers_and_scale_with_the_gain():
 
 
 def test_full_models_are_mmdetection_configs():
-    from mtpd.configs import load_mmdet_config
+    from mtpd.configs import load_mmdet_config, resolve_pretrained
     for name, spec in MODELS.items():
         row, role = _role_of(name)
         m = model_config(row, role, 'full')
-        ref = load_mmdet_config(spec['config']).model
+        ref = resolve_pretrained(load_mmdet_config(spec['config']).model)  # R101/X101 3x: `pretrained` wins
         assert m.type == ref.type and m.neck == ref.neck
         if name == 'retinanet_swin_s':
             assert m.backbone.depths == [2, 2, 18, 2] and 'swin_small' in m.backbone.init_cfg.checkpoint

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test commands (the environment first, through tools/env.sh):
 #   tools/run_tests.sh [PYTEST ARGS...]         `make test`, what CI runs: notebooks in sync with mtpd/ and clean,
-#                                               nbdev_test, then pytest -m "not gpu" (the slow tests included)
+#                                               nbdev_test, then pytest -m "not gpu and not rehearsal" (the slow
+#                                               tests included; the one-row full-scale rehearsal is one of them)
 #   tools/run_tests.sh --fast [PYTEST ARGS...]  `make test-fast`: the sync check and pytest -m "not slow and not gpu"
 #                                               (no training, papermill, torchrun or wheel builds). Measured on
 #                                               2 cores shared with a running benchmark: 4 min 18 s wall, 2 min of
@@ -16,11 +17,11 @@ if [ "${1:-}" = --fast ]; then fast=1; shift; fi
 
 tools/check_notebooks.sh
 if [ $fast = 1 ]; then
-  pytest -q tests -m "not slow and not gpu" "$@"
+  pytest -q tests -m "not slow and not gpu and not rehearsal" "$@"
 else
   cache=$(mktemp -d "${TMPDIR:-/tmp}/mtpd-nbdev-cache.XXXXXX"); trap 'rm -rf "$cache"' EXIT
   # two notebooks at a time, one thread each: no oversubscription on 2 cores. MTPD_ENV: a notebook that runs
   # tools/setup_env.sh finds this environment, not one under the temporary MTPD_CACHE.
   MTPD_CACHE=$cache MTPD_ENV=$MTPD_VENV OMP_NUM_THREADS=1 nbdev_test --n_workers 2
-  pytest -q tests -m "not gpu" "$@"
+  pytest -q tests -m "not gpu and not rehearsal" "$@"
 fi
