@@ -165,7 +165,8 @@ def _data_coco_rehearsal(args):
 @command
 def _add_data(sub):
     d = sub.add_parser('data', help="generate datasets that need no download", epilog=EXIT_HELP,
-                       description="Generate the datasets mtpd trains on at small scales.")
+                       description="Generate the datasets that need no download: the small scales' synthetic shapes, and "
+                                   "the full scale's COCO-layout rehearsal data.")
     dsub = d.add_subparsers(dest='dataset', metavar='DATASET', required=True)
     sh = dsub.add_parser('shapes', help="synthetic COCO-format shapes (detection + instance masks)", epilog=EXIT_HELP,
                          description="Write the synthetic shapes dataset of a scale (COCO format, boxes and masks) "

@@ -8,7 +8,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT / 'nbs' / 'tables'
-TABLES = ['main_results', 'direct_vs_progressive', 'teacher_order']
+TABLES = ['main_results', 'direct_vs_progressive', 'teacher_order', 'released']
 
 
 @pytest.mark.parametrize('name', TABLES + ['report'])
