@@ -602,6 +602,15 @@ def _row_students(specs:list|None) -> dict:
         out[row] = ckpt
     return out
 
+def _zoo_teachers(rows:list|None, ckpts:dict):
+    "At full scale every row's teachers need a checkpoint: the model zoo's, or one given with --teacher-ckpts."
+    from mtpd import zoo
+    for r in rows or zoo.ROWS:
+        for i in (1, 2):
+            if r not in ckpts and zoo.teacher_checkpoint(r, i, 'full') is None:
+                raise UserError(f"{r} teacher{i} ({zoo.model_name(r, i)}) has no model-zoo checkpoint; give "
+                                f"--teacher-ckpts {r}=CKPT1,CKPT2, or leave the row out with --rows")
+
 def _reproduce(args):
     from mtpd import zoo
     from mtpd.reproduce import TABLES, check_parameters, dry_run_tables, notebooks_dir, reproduce, tables_for
@@ -615,7 +624,9 @@ def _reproduce(args):
         ckpts = _row_ckpts(args.teacher_ckpts)
         students = _row_students(args.students)
         tables = None if args.table == 'all' else [args.table]
-        if not args.dry_run: tables_for(scale.name, tables, args.rehearsal, students)
+        if not args.dry_run:
+            tables_for(scale.name, tables, args.rehearsal, students)
+            if scale.teacher_schedule is None and not args.rehearsal: _zoo_teachers(args.rows, ckpts)
         notebooks_dir()
         for d, what in ((args.work_root, '--work-root'), (args.out_dir, '--out-dir')):
             if d: _directory(d, what)
