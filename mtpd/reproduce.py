@@ -100,7 +100,7 @@ def reproduce(tables:list[str]|None=None, # table notebooks to run (default: all
         out.parent.mkdir(parents=True, exist_ok=True)
         t0 = time.time()
         p = dict(params, seeds=seeds[:1]) if name == 'main_results' else params  # the paper's main table: one run per row
-        if name == REPORT: p = dict(scale=scale, work_root=params['work_root'], out_dir=params['out_dir'])
+        if name == REPORT: p = dict(scale=scale, work_root=params['work_root'], out_dir=params['out_dir'], rehearsal=rehearsal)
         if name == 'released': p = dict(scale=scale, data_root=params['data_root'], out_dir=params['out_dir'], rows=rows,
                                         students=students or {}, rehearsal=rehearsal)
         pm.execute_notebook(str(nb_dir / f'{name}.ipynb'), str(out), parameters=p, kernel_name='python3',
