@@ -60,6 +60,7 @@ def trained_detector(row:str, # a key of `zoo.ROWS`
     schedule = schedule or s.teacher_schedule
     role = zoo.ROLES[zoo.role_index(role)]
     cfg, d = _detector_dir(row, role, scale, ensure_data(scale, data_root), data_root, cache_root, seed, schedule)
+    key = d.name.rsplit('-', 1)[1]  # the cache key: config and data
     out = d / 'teacher.pth'
     if out.is_file(): return out
     ckpt = train(cfg, d / 'work', seed=seed, run_name=f'{row} {role} ({scale}, {schedule})')
