@@ -624,14 +624,14 @@ def _reproduce(args):
         ckpts = _row_ckpts(args.teacher_ckpts)
         students = _row_students(args.students)
         tables = None if args.table == 'all' else [args.table]
-        if not args.dry_run:
+        if args.dry_run: tables_for(scale.name, [t for t in tables or [] if t != 'released'])  # released trains nothing
+        else:
             tables_for(scale.name, tables, args.rehearsal, students)
             if scale.teacher_schedule is None and not args.rehearsal: _zoo_teachers(args.rows, ckpts)
         notebooks_dir()
         for d, what in ((args.work_root, '--work-root'), (args.out_dir, '--out-dir')):
             if d: _directory(d, what)
     if args.dry_run:
-        with user_input(): tables_for(scale.name, [t for t in (tables or []) if t != 'released'])
         dry_run_tables(tables, scale.name, args.rows, args.gpus, args.batch_policy, args.rehearsal, args.data_root, ckpts)
         return
     reproduce(tables, scale=args.scale, work_root=args.work_root, data_root=args.data_root, out_dir=args.out_dir,

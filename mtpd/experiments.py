@@ -12,7 +12,7 @@ from pathlib import Path
 from mmcv import Config
 
 from . import recipes, rehearsal as rh, zoo
-from .data import dataset_digest, ensure_shapes
+from .data import dataset_digest, ensure_shapes, shapes_dir
 from .dist import barrier, get_world_size, is_main, run_on
 from .io import atomic_save, atomic_write_json, read_json
 from .manifest import read_manifest
@@ -82,7 +82,6 @@ def cached_teacher(row:str, index:int, scale:str, data_root=None, cache_root=Non
     "Teacher `index` of `row` at a small `scale` if it is trained and cached already (nothing is written)."
     s = get_scale(scale)
     root = Path(data_root) if data_root is not None else s.default_data_root()
-    from mtpd.data import shapes_dir
     if not (shapes_dir(root, s.name, 0) / 'annotations').is_dir(): return None  # no data yet: no teacher either
     _, d = _detector_dir(row, zoo.ROLES[index], scale, root, data_root, cache_root, seed, s.teacher_schedule)
     return d / 'teacher.pth' if (d / 'teacher.pth').is_file() else None

@@ -189,8 +189,6 @@ def evaluate(cfg:Config, # config whose `model` is a plain detector (e.g. the st
     return res
 
 # %% ../nbs/16_train.ipynb #07e57889
-_no_weights = without_init
-
 def _num_classes(det:dict) -> int:
     head = det.get('bbox_head') or det['roi_head']['bbox_head']
     return (head[0] if isinstance(head, (list, tuple)) else head)['num_classes']
@@ -233,10 +231,10 @@ def dry_run(cfg, # a `Config` (or dict) with a `model`, e.g. from `mtpd.recipes.
     model = cfg['model'] if isinstance(cfg, dict) else cfg.model
     model = model.to_dict() if hasattr(model, 'to_dict') else copy.deepcopy(dict(model))
     if model.get('type') == 'DetectionDistiller':
-        model.update(student=_no_weights(model['student']), teacher=_no_weights(model['teacher']),
+        model.update(student=without_init(model['student']), teacher=without_init(model['teacher']),
                      teacher_ckpt=None, student_ckpt=None, inherit_teacher=False)
     else:
-        model = _no_weights(model)
+        model = without_init(model)
     torch.manual_seed(seed)
     img, metas, gt = random_batch(model, img_size, 1, seed)
     det = build_detector(ConfigDict(model))  # MMDetection reads train_cfg/test_cfg by attribute
