@@ -1,7 +1,7 @@
 """mtpd: Multi-Teacher Progressive Distillation for MMDetection 2.x detectors.
 
 Importing the package applies its fixes of the pinned dependencies once (`mtpd.compat`) and
-registers its components with MMDetection's registries (MGDLoss in LOSSES, DetectionDistiller in
+registers its components with MMDetection's registries (MGDLoss, CWDLoss and FGDLoss in LOSSES, DetectionDistiller in
 DETECTORS, DeviceSafeRepPointsHead in HEADS, ZeroInitResNeXt in BACKBONES, ShapesDataset in
 DATASETS, the training hooks in HOOKS), so a config can name them after `import mtpd` or with
 `custom_imports = dict(imports=['mtpd'])`.
@@ -12,4 +12,4 @@ __version__ = "0.1.0"
 
 from . import compat as _compat
 _compat.apply_all()
-from . import mgd, heads, backbones, data, distiller, train  # noqa: F401,E402  (registration side effects)
+from . import mgd, cwd, fgd, heads, backbones, data, distiller, train  # noqa: F401,E402  (registration side effects)

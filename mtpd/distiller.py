@@ -14,7 +14,7 @@ from mmcv.utils import print_log
 from mmdet.models.builder import DETECTORS, LOSSES, build_detector, build_loss
 from mmdet.models.detectors.base import BaseDetector
 
-from . import mgd as _mgd  # noqa: F401  (registers MGDLoss)
+from . import mgd as _mgd, cwd as _cwd, fgd as _fgd  # noqa: F401  (register MGDLoss, CWDLoss, FGDLoss)
 from . import heads as _heads  # noqa: F401  (registers the device-safe heads)
 from .mechanisms import distill_loss as mechanism_loss, family_of
 from .recorder import FeatureRecorder
@@ -22,7 +22,7 @@ from .configs import resolve_pretrained, without_init
 from .weights import read_checkpoint, fit_state, inherit_from_teacher, student_state_dict
 
 # %% auto #0
-__all__ = ['fpn_pairs', 'DetectionDistiller']
+__all__ = ['fpn_pairs', 'batch_inputs', 'DetectionDistiller']
 
 # %% ../nbs/14_distiller.ipynb #91440dca
 def fpn_pairs(student:nn.Module, teacher:nn.Module, loss:dict|None=None) -> list[dict]:
@@ -34,7 +34,7 @@ def fpn_pairs(student:nn.Module, teacher:nn.Module, loss:dict|None=None) -> list
     if len(fs) != len(ft):
         raise ValueError(f"DetectionDistiller: student FPN has {len(fs)} output convs and teacher FPN {len(ft)}; "
                          "use the same num_outs/start_level/add_extra_convs, or pass `distill` pairs explicitly")
-    loss = dict(loss) if loss else mechanism_loss('mgd', family_of(student))
+    loss = dict(loss) if loss else mechanism_loss('mgd', family_of(student), detector=type(student).__name__)
     return [dict(name=f"{loss['type'].lower().replace('loss', '')}_fpn{k}",
                  student_module=f'neck.fpn_convs.{k}.conv', teacher_module=f'neck.fpn_convs.{k}.conv',
                  loss=dict(loss)) for k in range(len(fs))]
@@ -54,6 +54,11 @@ def _fill_channels(loss_cfg:dict, s_mod:nn.Module, t_mod:nn.Module) -> dict:
     if 'student_channels' in params: cfg.setdefault('student_channels', _out_channels(s_mod))
     if 'teacher_channels' in params: cfg.setdefault('teacher_channels', _out_channels(t_mod))
     return cfg
+
+def batch_inputs(loss:nn.Module) -> tuple:
+    "The required arguments of `loss.forward` after the two features: what the distiller hands it from the batch (e.g. FGD's `gt_bboxes`, `img_metas`)."
+    params = list(inspect.signature(loss.forward).parameters.values())[2:]
+    return tuple(p.name for p in params if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
 
 # %% ../nbs/14_distiller.ipynb #732d1fa1
 @DETECTORS.register_module(force=True)
@@ -92,7 +97,7 @@ class DetectionDistiller(BaseDetector):
             if tm not in t_mods: raise ValueError(f"DetectionDistiller: the teacher has no module '{tm}'")
             name = p.get('name') or f"{p['loss']['type'].lower()}_{sm.replace('.', '_')}"
             losses[name] = build_loss(_fill_channels(p['loss'], s_mods[sm], t_mods[tm]))
-            self.pairs.append(dict(name=name, student_module=sm, teacher_module=tm))
+            self.pairs.append(dict(name=name, student_module=sm, teacher_module=tm, inputs=batch_inputs(losses[name])))
         self.distill_losses = nn.ModuleDict(losses)
         self.recorders = dict(  # plain attributes: recorders hold hooks, not modules
             student=FeatureRecorder(self.student, {p['name']: p['student_module'] for p in self.pairs}, 'the student'),
@@ -143,7 +148,14 @@ class DetectionDistiller(BaseDetector):
     def forward_train(self, img, img_metas, **kwargs):
         "Student detection losses plus one distillation loss per pair."
         losses, feats = self._captured(img, lambda: self.student.forward_train(img, img_metas, **kwargs))
-        for name, (s, t) in feats.items(): losses[f'loss_{name}'] = self.distill_losses[name](s, t)
+        batch = dict(kwargs, img_metas=img_metas)
+        for p in self.pairs:
+            missing = [k for k in p['inputs'] if k not in batch]
+            if missing: raise ValueError(f"DetectionDistiller: distillation loss '{p['name']}' needs {', '.join(missing)}, "
+                                         f"which the training batch lacks (it has {', '.join(sorted(batch))}); "
+                                         "collect them in the train pipeline")
+            s, t = feats[p['name']]
+            losses[f"loss_{p['name']}"] = self.distill_losses[p['name']](s, t, **{k: batch[k] for k in p['inputs']})
         return losses
 
     def feature_pairs(self, img) -> dict:

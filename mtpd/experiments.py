@@ -190,7 +190,9 @@ def experiment(row:str, # a key of `zoo.ROWS`
         teachers = [Teacher(dict(model=recipes.model_config(row, i, scale)), None, name=zoo.model_name(row, i)) for i in (1, 2)]
     elif tag is None:
         teachers = teachers_of(row, scale, data_root, cache_root, teacher_ckpts, train=weights)
-    loss = distill_loss(mechanism, family_of(student.model.to_dict()), s.loss_gain)
+    m = get_mechanism(mechanism)
+    loss = distill_loss(mechanism, family_of(student.model.to_dict()), m.small_gain if s.small_models else 1.0,
+                        student.model.type)
     return Experiment(row, s.name, mode, seed, mechanism, student, teachers, loss, work_dir)
 
 def experiment_stages(row:str, scale:str, mode:str='progressive', weights:bool=False, **kw) -> list[Stage]:

@@ -20,14 +20,31 @@ class Mechanism:
     name: str # the name used on the command line and in work-dir names
     loss: str # the type registered in mmdet's LOSSES
     defaults: dict # family -> the loss's keyword arguments
-    weights: tuple # the keyword arguments that weight the loss (scaled by a scale's `loss_gain`)
+    weights: tuple # the keyword arguments that weight the loss (multiplied by `small_gain` at the small scales)
     source: str = '' # where the defaults come from
     direct_inherit: dict = field(default_factory=lambda: dict(one_stage=True, two_stage=False)) # family -> direct mode inherits the teacher's neck/heads
+    by_detector: dict = field(default_factory=dict) # MMDetection detector type -> settings replacing its family's
+    small_gain: float = 1.0 # factor on `weights` for the small scales' narrow models on 128-px images (measured, see below)
 
 MECHANISMS = {
     'mgd': Mechanism('mgd', 'MGDLoss',
                      dict(one_stage=dict(alpha_mgd=2e-5, lambda_mgd=0.65), two_stage=dict(alpha_mgd=5e-7, lambda_mgd=0.45)),
-                     weights=('alpha_mgd',), source='MGD (Yang et al., ECCV 2022) detection configs; REFERENCE section 3'),
+                     weights=('alpha_mgd',), source='MGD (Yang et al., ECCV 2022) detection configs; REFERENCE section 3',
+                     small_gain=250),
+    'cwd': Mechanism('cwd', 'CWDLoss',
+                     dict(one_stage=dict(tau=1.0, loss_weight=5.0), two_stage=dict(tau=1.0, loss_weight=10.0)),
+                     weights=('loss_weight',),
+                     source="CWD (Shu et al., ICCV 2021) on the FPN outputs: one-stage as the MGD authors' RetinaNet "
+                            "config (tau 1, weight 5), two-stage as OpenMMLab's FPN config for Faster R-CNN (tau 1, weight 10)",
+                     small_gain=1.0),
+    'fgd': Mechanism('fgd', 'FGDLoss',
+                     dict(one_stage=dict(temp=0.5, alpha_fgd=1e-3, beta_fgd=5e-4, gamma_fgd=5e-4, lambda_fgd=5e-6),
+                          two_stage=dict(temp=0.5, alpha_fgd=5e-5, beta_fgd=2.5e-5, gamma_fgd=5e-5, lambda_fgd=5e-7)),
+                     weights=('alpha_fgd', 'beta_fgd', 'gamma_fgd', 'lambda_fgd'),
+                     by_detector=dict(RepPointsDetector=dict(temp=0.5, alpha_fgd=1.6e-3, beta_fgd=8e-4, gamma_fgd=8e-4,
+                                                             lambda_fgd=8e-6)),
+                     source='FGD (Yang et al., CVPR 2022) configs for RetinaNet, RepPoints and Mask R-CNN; REFERENCE section 6',
+                     small_gain=1.0),
 }
 "Every mechanism mtpd implements, by name."
 
@@ -50,12 +67,14 @@ def family_of(model) -> str:
 
 def distill_loss(mechanism:str='mgd', # a key of `MECHANISMS`
                  family:str='one_stage', # a key of `FAMILIES`
-                 gain:float=1.0, # factor on the loss weights (a scale's `loss_gain`)
+                 gain:float=1.0, # factor on the loss weights (the mechanism's `small_gain` at the small scales)
+                 detector:str|None=None, # the student's MMDetection type, for settings published per detector
                 ) -> dict:
-    "The loss config of `mechanism` for `family`, its weights multiplied by `gain`."
+    "The loss config of `mechanism` for a `family` (and `detector`) student, its weights multiplied by `gain`."
     m = get_mechanism(mechanism)
     if family not in FAMILIES: raise ValueError(f"unknown detector family {family!r}; use one of: {', '.join(FAMILIES)}")
-    kw = {k: v * gain if k in m.weights and gain != 1 else v for k, v in m.defaults[family].items()}
+    settings = m.by_detector.get(detector, m.defaults[family])
+    kw = {k: v * gain if k in m.weights and gain != 1 else v for k, v in settings.items()}
     return dict(type=m.loss, **kw)
 
 # %% ../nbs/04_mechanisms.ipynb #bff4ec13

@@ -10,7 +10,7 @@ from torch import nn
 from mmdet.models.builder import LOSSES
 
 # %% auto #0
-__all__ = ['random_mask', 'MGDLoss']
+__all__ = ['random_mask', 'check_channels', 'check_feature_pair', 'MGDLoss']
 
 # %% ../nbs/03_mgd.ipynb #797a5412
 def random_mask(n:int, h:int, w:int, lambda_mgd:float, device=None, dtype=torch.float32,
@@ -23,6 +23,25 @@ def random_mask(n:int, h:int, w:int, lambda_mgd:float, device=None, dtype=torch.
 def _check(ok:bool, msg:str):
     if not ok: raise ValueError(msg)
 
+def check_channels(loss:str, student_channels, teacher_channels):
+    "Both channel counts positive ints, or a one-line error naming `loss` and the argument."
+    _check(isinstance(student_channels, int) and student_channels > 0,
+           f"{loss}: student_channels must be a positive int, got {student_channels!r}")
+    _check(isinstance(teacher_channels, int) and teacher_channels > 0,
+           f"{loss}: teacher_channels must be a positive int, got {teacher_channels!r}")
+
+def check_feature_pair(loss:str, preds_S:torch.Tensor, preds_T:torch.Tensor, student_channels:int, teacher_channels:int):
+    "A student and a teacher feature `loss` can compare: 4-d, same batch and H x W, the channels it was built for."
+    _check(preds_S.dim() == 4 and preds_T.dim() == 4,
+           f"{loss}: features must be N x C x H x W, got {tuple(preds_S.shape)} and {tuple(preds_T.shape)}")
+    (ns, cs, hs, ws), (nt, ct, ht, wt) = preds_S.shape, preds_T.shape
+    _check(ns == nt and (hs, ws) == (ht, wt),
+           f"{loss}: student {tuple(preds_S.shape)} and teacher {tuple(preds_T.shape)} features differ in "
+           "batch size or H x W; pair FPN levels of the same stride")
+    _check(cs == student_channels and ct == teacher_channels,
+           f"{loss}: built for {student_channels} -> {teacher_channels} channels, got "
+           f"{cs} -> {ct}; set student_channels/teacher_channels to the FPN out_channels")
+
 @LOSSES.register_module(force=True)
 class MGDLoss(nn.Module):
     "Masked generative distillation between one student and one teacher feature map."
@@ -33,10 +52,7 @@ class MGDLoss(nn.Module):
                  lambda_mgd:float=0.65, # probability that a position is masked out, in [0, 1)
                 ):
         super().__init__()
-        _check(isinstance(student_channels, int) and student_channels > 0,
-               f"MGDLoss: student_channels must be a positive int, got {student_channels!r}")
-        _check(isinstance(teacher_channels, int) and teacher_channels > 0,
-               f"MGDLoss: teacher_channels must be a positive int, got {teacher_channels!r}")
+        check_channels('MGDLoss', student_channels, teacher_channels)
         _check(0 <= lambda_mgd < 1, f"MGDLoss: lambda_mgd must be in [0, 1), got {lambda_mgd!r}")
         _check(alpha_mgd >= 0, f"MGDLoss: alpha_mgd must be >= 0, got {alpha_mgd!r}")
         self.student_channels, self.teacher_channels = student_channels, teacher_channels
@@ -54,15 +70,8 @@ class MGDLoss(nn.Module):
                 preds_T:torch.Tensor, # teacher feature, N x C_t x H x W (no gradient flows into it)
                 mask:torch.Tensor|None=None, # N x 1 x H x W; drawn afresh when None
                ) -> torch.Tensor:
-        _check(preds_S.dim() == 4 and preds_T.dim() == 4,
-               f"MGDLoss: features must be N x C x H x W, got {tuple(preds_S.shape)} and {tuple(preds_T.shape)}")
-        (ns, cs, hs, ws), (nt, ct, ht, wt) = preds_S.shape, preds_T.shape
-        _check(ns == nt and (hs, ws) == (ht, wt),
-               f"MGDLoss: student {tuple(preds_S.shape)} and teacher {tuple(preds_T.shape)} features differ in "
-               "batch size or H x W; pair FPN levels of the same stride")
-        _check(cs == self.student_channels and ct == self.teacher_channels,
-               f"MGDLoss: built for {self.student_channels} -> {self.teacher_channels} channels, got "
-               f"{cs} -> {ct}; set student_channels/teacher_channels to the FPN out_channels")
+        check_feature_pair('MGDLoss', preds_S, preds_T, self.student_channels, self.teacher_channels)
+        ns, _, hs, ws = preds_S.shape
         preds_T = preds_T.detach()
         if self.align is not None: preds_S = self.align(preds_S)
         if mask is None:

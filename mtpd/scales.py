@@ -33,7 +33,7 @@ class Scale:
     optimizer: dict|None = None # every run's optimizer; None: the paper's SGD at the family's learning rate
     teacher_schedule: str|None = None # schedule of the teachers mtpd trains; None: model-zoo teachers
     seeds: tuple = (0,) # seeds of every comparison (the main table runs the first)
-    loss_gain: float = 1.0 # factor on distillation losses' weights (see above)
+    small_models: bool = False # narrow models for 128-px images: distillation weights get each mechanism's `small_gain`
     dist_backend: str|None = None # recorded in configs as dist_params (torchrun picks gloo on CPU)
     batch: int|None = None # images per optimizer step kept whatever the process count (see `batch_plan`); None: grows with processes
 
@@ -52,7 +52,7 @@ def cache_dir() -> Path:
 
 # %% ../nbs/09_scales.ipynb #879a9e05
 _SMALL = dict(data='shapes', gpus=1, samples_per_gpu=8, workers_per_gpu=0, checkpoints=3, max_keep_ckpts=2,
-              rpn_proposals=200, rcnn_samples=32, optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05), loss_gain=250)
+              rpn_proposals=200, rcnn_samples=32, optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05), small_models=True)
 
 SCALES = {
     'smoke': Scale('smoke', iters_per_epoch=4, warmup_iters=5, log_interval=4, teacher_schedule='3x', seeds=(0,),

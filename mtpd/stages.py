@@ -143,7 +143,7 @@ def plan(student, # complete MMDetection training config of the student (file, C
     steps = ([(t, 1) for t in teachers] if mode == 'progressive' else
              [(teachers[-1], n)] if mode == 'direct' else [(None, n)])
     family = family_of(student.model.to_dict())
-    loss = distill_loss or mechanism_loss(mechanism, family)
+    loss = distill_loss or mechanism_loss(mechanism, family, detector=student.model.type)
     first = inherits_teacher(mechanism, family, mode) if inherit_first is None else inherit_first
     out, start = [], None
     for k, (teacher, factor) in enumerate(steps, 1):
