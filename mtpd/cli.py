@@ -9,6 +9,7 @@ import argparse, ast, contextlib, json, sys
 from pathlib import Path
 
 from .scales import SCALES
+from .mechanisms import MECHANISMS
 from .stages import MODES
 
 # %% auto #0
@@ -357,7 +358,7 @@ def _add_progressive(sub):
     pr.add_argument('--work-dir', required=True, help="directory of this experiment (manifest, one folder per stage)")
     pr.add_argument('--mode', default='progressive', choices=MODES,
                     help="progressive (default), direct (strongest teacher, combined budget) or baseline (student alone)")
-    pr.add_argument('--mechanism', default='mgd', help="distillation mechanism (default: mgd)")
+    pr.add_argument('--mechanism', default='mgd', help=f"distillation mechanism: {', '.join(MECHANISMS)} (default: mgd)")
     pr.add_argument('--no-inherit', action='store_true',
                     help="stage 1 does not inherit the teacher's neck/heads (default: as published: always in "
                          "progressive mode, in direct mode for one-stage students)")
@@ -396,7 +397,7 @@ def _order_teachers(args):
         teachers = [_parse_teacher(t) for t in args.teacher]
         last = _last_teacher(args.last, teachers)
         check_pool(student, teachers)
-        validate_inputs(student, teachers, 'mgd', 'progressive')
+        validate_inputs(student, teachers, args.mechanism, 'progressive')
         if args.student_ckpt: _check_student_ckpt(student, args.student_ckpt)
         if args.json: _output(args.json, '--json')
         if args.progressive: _directory(args.progressive, '--progressive')
@@ -405,12 +406,14 @@ def _order_teachers(args):
     print(format_costs(result))
     print("order: " + ' -> '.join(result['order']))
     cmd = ['mtpd', 'progressive', args.student] + [f"--teacher {t.config}={t.checkpoint}" for t in result['sequence']]
+    if args.mechanism != 'mgd': cmd += ['--mechanism', args.mechanism]
     print("run it: " + ' '.join(cmd + ['--work-dir', args.progressive or 'WORK_DIR']))
     if args.json: print(f"wrote {save_costs(result, args.json)}")
     if args.progressive:
         with user_input():  # the sequence is known now: the work dir's refusals before any training
-            _check_work_dir(student, result['sequence'], args.progressive, 'mgd', 'progressive', args.seed, True)
-        _run(args, run_stages, student=args.student, teachers=result['sequence'], work_dir=args.progressive, seed=args.seed)
+            _check_work_dir(student, result['sequence'], args.progressive, args.mechanism, 'progressive', args.seed, True)
+        _run(args, run_stages, student=args.student, teachers=result['sequence'], work_dir=args.progressive, seed=args.seed,
+             mechanism=args.mechanism)
 
 @command
 def _add_order_teachers(sub):
@@ -433,6 +436,7 @@ def _add_order_teachers(sub):
     ot.add_argument('--seed', type=_number(int, 0), default=0, help="probe (and training) seed (default: 0)")
     ot.add_argument('--json', help="also write the costs and the order to this JSON file (atomically)")
     ot.add_argument('--progressive', metavar='WORK_DIR', help="then run progressive distillation in this order here")
+    ot.add_argument('--mechanism', default='mgd', help=f"distillation mechanism of that run: {', '.join(MECHANISMS)} (default: mgd)")
     ot.set_defaults(func=_order_teachers)
 
 # %% ../nbs/23_cli.ipynb #3e6a0b58
@@ -506,7 +510,7 @@ def _add_experiment(sub):
                                 "maskrcnn_swin, reppoints_r101_x101dcn")
     ex.add_argument('--scale', default='smoke', choices=list(SCALES))
     ex.add_argument('--mode', default='progressive', choices=MODES)
-    ex.add_argument('--mechanism', default='mgd', help="distillation mechanism (default: mgd)")
+    ex.add_argument('--mechanism', default='mgd', help=f"distillation mechanism: {', '.join(MECHANISMS)} (default: mgd)")
     ex.add_argument('--seed', type=_number(int, 0), default=0)
     ex.add_argument('--work-root', help="runs go to WORK_ROOT/ROW/MODE-MECHANISM-seedSEED (default: runs/SCALE)")
     ex.add_argument('--data-root', help="COCO root (full) or shapes cache (small scales)")
@@ -567,7 +571,7 @@ def _add_config(sub):
     cf.add_argument('--gpus', type=_number(int, 1), default=1, metavar='N', help="processes the config is for (default: 1)")
     cf.add_argument('--teacher-ckpt', help="the stage's teacher checkpoint (default: the run's)")
     cf.add_argument('--student-ckpt', help="stage 2 on: the student it starts from (default: where the runner exports stage 1)")
-    cf.add_argument('--mechanism', default='mgd', help="distillation mechanism (default: mgd)")
+    cf.add_argument('--mechanism', default='mgd', help=f"distillation mechanism: {', '.join(MECHANISMS)} (default: mgd)")
     cf.add_argument('--seed', type=_number(int, 0), default=0)
     cf.add_argument('--work-root', help="where the run's stages are (default: runs/SCALE)")
     cf.add_argument('--data-root', help="COCO root (full) or shapes cache (small scales)")
@@ -618,6 +622,7 @@ def _reproduce(args):
     with user_input():
         zoo.check_choice('table', args.table, TABLES + ('all',))
         for r in args.rows or []: zoo.check_choice('row', r, zoo.ROWS)
+        for m in args.mechanisms or []: zoo.check_choice('mechanism', m, MECHANISMS)
         scale = get_scale(args.scale)
         _check_row_run(args, scale)
         if not (args.dry_run or args.rehearsal): check_parameters(args.scale, args.data_root)
@@ -632,11 +637,12 @@ def _reproduce(args):
         for d, what in ((args.work_root, '--work-root'), (args.out_dir, '--out-dir')):
             if d: _directory(d, what)
     if args.dry_run:
-        dry_run_tables(tables, scale.name, args.rows, args.gpus, args.batch_policy, args.rehearsal, args.data_root, ckpts)
+        dry_run_tables(tables, scale.name, args.rows, args.gpus, args.batch_policy, args.rehearsal, args.data_root, ckpts,
+                       args.mechanisms)
         return
     reproduce(tables, scale=args.scale, work_root=args.work_root, data_root=args.data_root, out_dir=args.out_dir,
               gpus=args.gpus, seeds=args.seeds, rows=args.rows, teacher_ckpts=ckpts, batch_policy=args.batch_policy,
-              rehearsal=args.rehearsal, students=students)
+              rehearsal=args.rehearsal, students=students, mechanisms=args.mechanisms)
 
 @command
 def _add_reproduce(sub):
@@ -655,6 +661,8 @@ def _add_reproduce(sub):
     rp.add_argument('--rows', nargs='+', help="restrict to these rows (default: all)")
     rp.add_argument('--teacher-ckpts', nargs='+', metavar='ROW=CKPT1,CKPT2', help="full scale: teachers without a zoo checkpoint")
     rp.add_argument('--students', nargs='+', metavar='ROW=CKPT', help="the released table: the authors' students to evaluate")
+    rp.add_argument('--mechanisms', nargs='+', metavar='MECHANISM',
+                    help=f"the direct-vs-progressive table's mechanisms (default: all, {' '.join(MECHANISMS)})")
     _full_scale_opts(rp, 'run every table, the report and the figures')
     rp.set_defaults(func=_reproduce)
 

@@ -25,7 +25,7 @@ from .weights import read_checkpoint
 # %% auto #0
 __all__ = ['default_cache_root', 'ensure_data', 'trained_detector', 'cached_teacher', 'trained_teacher', 'teacher_metrics',
            'teachers_of', 'pool_teacher', 'Experiment', 'run_label', 'experiment', 'experiment_stages',
-           'run_experiment', 'dry_run_experiment', 'experiment_dir', 'run_experiment_any']
+           'run_experiment', 'dry_run_experiment', 'distill_balance', 'experiment_dir', 'run_experiment_any']
 
 # %% ../nbs/18_experiments.ipynb #9a0c64cd
 def default_cache_root() -> Path:
@@ -190,8 +190,8 @@ def experiment(row:str, # a key of `zoo.ROWS`
         teachers = [Teacher(dict(model=recipes.model_config(row, i, scale)), None, name=zoo.model_name(row, i)) for i in (1, 2)]
     elif tag is None:
         teachers = teachers_of(row, scale, data_root, cache_root, teacher_ckpts, train=weights)
-    m = get_mechanism(mechanism)
-    loss = distill_loss(mechanism, family_of(student.model.to_dict()), m.small_gain if s.small_models else 1.0,
+    family = family_of(student.model.to_dict())
+    loss = distill_loss(mechanism, family, get_mechanism(mechanism).small_gain[family] if s.small_models else 1.0,
                         student.model.type)
     return Experiment(row, s.name, mode, seed, mechanism, student, teachers, loss, work_dir)
 
@@ -227,6 +227,19 @@ def run_experiment(row:str, # a key of `zoo.ROWS`
 def dry_run_experiment(row:str, scale:str, mode:str='progressive', img_size:int=256, **kw) -> list[tuple]:
     "[(stage, losses)]: one `forward_train` of every stage of the experiment on a random image, built without weights (`mtpd.train.dry_run`)."
     return [(st, dry_run(st.config, img_size=img_size)) for st in experiment_stages(row, scale, mode, weights=False, **kw)]
+
+def distill_balance(row:str, scale:str, mechanism:str='mgd', img_size:int=256, seeds=(0, 1), **kw) -> float:
+    "Distillation / detection loss of the row's direct stage on random images, models without weights, at unit gain (the mechanism's `small_gain` divided out)."
+    st, = experiment_stages(row, scale, 'direct', weights=False, mechanism=mechanism, **kw)
+    gain = get_mechanism(mechanism).small_gain[family_of(st.config.model.to_dict())] if get_scale(scale).small_models else 1.0
+    total = lambda v: sum(map(float, v)) if isinstance(v, (list, tuple)) else float(v)
+    ratios = []
+    for seed in seeds:
+        losses = dry_run(st.config, img_size=img_size, seed=seed)
+        d = sum(total(v) for k, v in losses.items() if k.startswith(f'loss_{mechanism}_'))
+        det = sum(total(v) for k, v in losses.items() if k.startswith('loss_') and not k.startswith(f'loss_{mechanism}_'))
+        ratios.append(d / det / gain)
+    return sum(ratios) / len(ratios)
 
 # %% ../nbs/18_experiments.ipynb #da113291
 def experiment_dir(row, scale, mode, seed=0, work_root=None, mechanism='mgd', sequence:str|None=None) -> Path:

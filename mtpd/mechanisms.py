@@ -24,19 +24,18 @@ class Mechanism:
     source: str = '' # where the defaults come from
     direct_inherit: dict = field(default_factory=lambda: dict(one_stage=True, two_stage=False)) # family -> direct mode inherits the teacher's neck/heads
     by_detector: dict = field(default_factory=dict) # MMDetection detector type -> settings replacing its family's
-    small_gain: float = 1.0 # factor on `weights` for the small scales' narrow models on 128-px images (measured, see below)
+    small_gain: dict = field(default_factory=lambda: dict(one_stage=1.0, two_stage=1.0)) # family -> factor on `weights` at the small scales (measured, see below)
 
 MECHANISMS = {
     'mgd': Mechanism('mgd', 'MGDLoss',
                      dict(one_stage=dict(alpha_mgd=2e-5, lambda_mgd=0.65), two_stage=dict(alpha_mgd=5e-7, lambda_mgd=0.45)),
                      weights=('alpha_mgd',), source='MGD (Yang et al., ECCV 2022) detection configs; REFERENCE section 3',
-                     small_gain=250),
+                     small_gain=dict(one_stage=250, two_stage=250)),
     'cwd': Mechanism('cwd', 'CWDLoss',
                      dict(one_stage=dict(tau=1.0, loss_weight=5.0), two_stage=dict(tau=1.0, loss_weight=10.0)),
                      weights=('loss_weight',),
                      source="CWD (Shu et al., ICCV 2021) on the FPN outputs: one-stage as the MGD authors' RetinaNet "
-                            "config (tau 1, weight 5), two-stage as OpenMMLab's FPN config for Faster R-CNN (tau 1, weight 10)",
-                     small_gain=1.0),
+                            "config (tau 1, weight 5), two-stage as OpenMMLab's FPN config for Faster R-CNN (tau 1, weight 10)"),
     'fgd': Mechanism('fgd', 'FGDLoss',
                      dict(one_stage=dict(temp=0.5, alpha_fgd=1e-3, beta_fgd=5e-4, gamma_fgd=5e-4, lambda_fgd=5e-6),
                           two_stage=dict(temp=0.5, alpha_fgd=5e-5, beta_fgd=2.5e-5, gamma_fgd=5e-5, lambda_fgd=5e-7)),
@@ -44,7 +43,7 @@ MECHANISMS = {
                      by_detector=dict(RepPointsDetector=dict(temp=0.5, alpha_fgd=1.6e-3, beta_fgd=8e-4, gamma_fgd=8e-4,
                                                              lambda_fgd=8e-6)),
                      source='FGD (Yang et al., CVPR 2022) configs for RetinaNet, RepPoints and Mask R-CNN; REFERENCE section 6',
-                     small_gain=1.0),
+                     small_gain=dict(one_stage=4, two_stage=34)),
 }
 "Every mechanism mtpd implements, by name."
 

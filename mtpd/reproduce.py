@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .scales import SCALES, get_scale
 from .zoo import ROWS, check_choice
+from .mechanisms import MECHANISMS
 
 # %% auto #0
 __all__ = ['TABLES', 'REPORT', 'FAMILY_ROWS', 'tables_for', 'default_dirs', 'notebooks_dir', 'check_parameters', 'reproduce',
@@ -79,6 +80,7 @@ def reproduce(tables:list[str]|None=None, # table notebooks to run (default: all
               batch_policy:str='accumulate', # a key of `mtpd.scales.BATCH_POLICIES`
               rehearsal:bool=False, # rehearse the full scale (`mtpd.rehearsal`)
               students:dict|None=None, # row -> a released student's checkpoint (the `released` table)
+              mechanisms:list|None=None, # the direct-vs-progressive table's mechanisms (default: all of MECHANISMS)
              ) -> dict:
     "Execute the table notebooks with papermill, then the report; return {notebook: executed path}."
     import papermill as pm
@@ -101,6 +103,7 @@ def reproduce(tables:list[str]|None=None, # table notebooks to run (default: all
         t0 = time.time()
         p = dict(params, seeds=seeds[:1]) if name == 'main_results' else params  # the paper's main table: one run per row
         if name == REPORT: p = dict(scale=scale, work_root=params['work_root'], out_dir=params['out_dir'], rehearsal=rehearsal)
+        if name == 'direct_vs_progressive': p = dict(p, mechanisms=list(mechanisms or MECHANISMS))
         if name == 'released': p = dict(scale=scale, data_root=params['data_root'], out_dir=params['out_dir'], rows=rows,
                                         students=students or {}, rehearsal=rehearsal)
         pm.execute_notebook(str(nb_dir / f'{name}.ipynb'), str(out), parameters=p, kernel_name='python3',
@@ -110,22 +113,23 @@ def reproduce(tables:list[str]|None=None, # table notebooks to run (default: all
     return executed
 
 # %% ../nbs/20_reproduce.ipynb #13eb6d0f
-def table_experiments(table:str, scale:str, rows:list|None=None) -> list[tuple[str, str]]:
-    "The (row, mode) experiments `table` runs at `scale` (every seed runs the same configs)."
+def table_experiments(table:str, scale:str, rows:list|None=None, mechanisms:list|None=None) -> list[tuple[str, str, str]]:
+    "The (row, mode, mechanism) experiments `table` runs at `scale` (every seed runs the same configs)."
     rows = list(rows or ROWS)
-    if table == 'main_results':
-        out = [(r, 'progressive') for r in rows]
+    if table == 'main_results':  # the paper's main table is MGD's
+        out = [(r, 'progressive', 'mgd') for r in rows]
         if get_scale(scale).teacher_schedule:  # the teachers' ladder: the undistilled student of each student model
             owner = {}
             for r in ROWS: owner.setdefault(ROWS[r]['student'], r)
-            out += list(dict.fromkeys((owner[ROWS[r]['student']], 'baseline') for r in rows))
+            out += list(dict.fromkeys((owner[ROWS[r]['student']], 'baseline', 'mgd') for r in rows))
         return out
-    if table == 'direct_vs_progressive':
-        return [(r, m) for r in FAMILY_ROWS.values() if r in rows for m in ('baseline', 'direct', 'progressive')]
+    if table == 'direct_vs_progressive':  # one baseline per family (it has no mechanism), then each mechanism's runs
+        return [x for r in FAMILY_ROWS.values() if r in rows
+                for x in [(r, 'baseline', 'mgd')] + [(r, mode, m) for m in mechanisms or MECHANISMS for mode in ('direct', 'progressive')]]
     return []  # teacher_order trains a pool of its own (small scales); released trains nothing
 
 def dry_run_tables(tables:list|None=None, scale:str='smoke', rows:list|None=None, gpus:int=1, batch_policy:str='accumulate',
-                   rehearsal:bool=False, data_root=None, teacher_ckpts:dict|None=None, mechanism:str='mgd',
+                   rehearsal:bool=False, data_root=None, teacher_ckpts:dict|None=None, mechanisms:list|None=None,
                    img_size:int=256, log=print) -> list[dict]:
     "Build and run once (random image, no weights) every stage the tables would train; one record per stage."
     from mtpd.experiments import dry_run_experiment
@@ -133,15 +137,16 @@ def dry_run_tables(tables:list|None=None, scale:str='smoke', rows:list|None=None
     names = tables or [t for t in TABLES if t != 'teacher_order' or get_scale(scale).teacher_schedule]
     tables_for(scale, [t for t in names if t != 'released'])  # the checks of a real run (released needs no checkpoint here)
     for table in names:
-        exps = table_experiments(table, scale, rows)
-        if not exps: log(f"{table}: nothing to dry-run (it trains {'no stage' if table == 'released' else 'its own candidate pool'})")
-        for row, mode in exps:
-            if (row, mode) in seen: continue  # shared with an earlier table
-            seen.add((row, mode))
-            for st, losses in dry_run_experiment(row, scale, mode, img_size=img_size, data_root=data_root, mechanism=mechanism,
+        exps = table_experiments(table, scale, rows, mechanisms)
+        if not exps and tables: log(f"{table}: nothing to dry-run (it trains {'no stage' if table == 'released' else 'its own candidate pool'})")
+        for row, mode, mech in exps:
+            if (row, mode, mech) in seen: continue  # shared with an earlier table
+            seen.add((row, mode, mech))
+            for st, losses in dry_run_experiment(row, scale, mode, img_size=img_size, data_root=data_root, mechanism=mech,
                                                  teacher_ckpts=(teacher_ckpts or {}).get(row), processes=gpus,
                                                  batch_policy=batch_policy, rehearsal=rehearsal):
-                rec = dict(table=table, row=row, mode=mode, stage=st.title, losses=losses)
+                rec = dict(table=table, row=row, mode=mode, mechanism=mech, stage=st.title, losses=losses)
                 out.append(rec)
-                log(f"{table}: {row} {mode} {st.title}: forward_train ok, loss {losses['loss']:.3f} ({len(losses)} terms)")
+                what = mode if mode == 'baseline' else f'{mode} {mech}'
+                log(f"{table}: {row} {what} {st.title}: forward_train ok, loss {losses['loss']:.3f} ({len(losses)} terms)")
     return out

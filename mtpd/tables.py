@@ -76,30 +76,44 @@ def _save(fig, out_dir, name) -> list[Path]:
         fig.savefig(tmp, dpi=150, bbox_inches='tight'); os.replace(tmp, p); paths.append(p)
     return paths
 
-def plot_direct_vs_progressive(results:dict, # family -> mode -> list of AP (%) over seeds, modes baseline/direct/progressive
+def _by_mechanism(per_family:dict) -> dict:
+    "{'baseline': [...], mechanism: {'direct': [...], 'progressive': [...]}}; tables written before CWD and FGD (modes at the top) are MGD's."
+    if isinstance(per_family.get('direct'), list):
+        return dict(baseline=per_family.get('baseline', []),
+                    mgd=dict(direct=per_family['direct'], progressive=per_family.get('progressive', [])))
+    return per_family
+
+def plot_direct_vs_progressive(results:dict, # family -> {'baseline': APs, mechanism: {'direct': APs, 'progressive': APs}} (% over seeds)
                                out_dir, scale:str, metric:str='bbox', name:str='direct_vs_progressive') -> list[Path]:
-    "Bar chart: baseline / direct / progressive per family, ours (mean ± std) beside the paper's (MGD)."
+    "Bar chart per family: the baseline, then direct / progressive per mechanism; ours (mean ± std) as bars, the paper's as markers."
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fams = list(results)
-    fig, axes = plt.subplots(1, len(fams), figsize=(4.4 * len(fams), 3.6), squeeze=False)
-    modes, colors = ('baseline', 'direct', 'progressive'), ('#bbbbbb', '#6a9fd4', '#d4736a')
+    fig, axes = plt.subplots(1, len(fams), figsize=(5.2 * len(fams), 3.8), squeeze=False)
+    colors = dict(baseline='#bbbbbb', direct='#6a9fd4', progressive='#d4736a')
     for ax, fam in zip(axes[0], fams):
-        ours = [mean_std(results[fam].get(m, [])) for m in modes]
-        ax.bar(range(3), [o[0] for o in ours], yerr=[o[1] for o in ours], color=colors, capsize=4)
-        for i, (mu, sd) in enumerate(ours):
-            if mu == mu: ax.text(i, mu + (sd or 0), f'{mu:.2f}' if mu < 10 else f'{mu:.1f}', ha='center', va='bottom', fontsize=8)
-        ax.set_xticks(range(3), modes, fontsize=8); ax.set_title(f'{fam} (ours, {scale})', fontsize=9)
+        res = _by_mechanism(results[fam])
+        mechs = [m for m in res if m != 'baseline']
+        bars = [('baseline', None, 'baseline')] + [(f'{m}\n{mode}', m, mode) for m in mechs for mode in ('direct', 'progressive')]
+        xs = [0] + [1.2 + i + 0.4 * (i // 2) for i in range(len(bars) - 1)]  # a gap between mechanisms
+        ours = [mean_std(res['baseline'] if m is None else res[m].get(mode, [])) for _, m, mode in bars]
+        ax.bar(xs, [o[0] for o in ours], yerr=[o[1] for o in ours], color=[colors[b[2]] for b in bars], capsize=3)
+        for x, (mu, sd) in zip(xs, ours):
+            if mu == mu: ax.text(x, mu + (sd or 0), f'{mu:.2f}' if mu < 10 else f'{mu:.1f}', ha='center', va='bottom', fontsize=7)
+        ax.set_xticks(xs, [b[0] for b in bars], fontsize=7); ax.set_title(f'{fam} (ours, {scale})', fontsize=9)
         ax.set_ylabel(f'{metric} AP (%)', fontsize=8)
         ax.set_ylim(0, None)  # bars start at zero: their heights are the values
-        p = PAPER['direct_vs_progressive'].get(fam, {}).get('mgd', {}).get(metric)
+        paper = PAPER['direct_vs_progressive'].get(fam, {})
         base = PAPER['baseline'].get(fam, {}).get('2x', {}).get(metric)
-        if p:
+        pv = [base if m is None else paper.get(m, {}).get(metric, (None, None))[mode == 'progressive'] for _, m, mode in bars]
+        if any(v is not None for v in pv):
             ax2 = ax.twinx()
-            ax2.plot(range(3), [base, p[0], p[1]], 'k--o', ms=3, lw=1, label='paper (COCO)')
+            ax2.plot([x for x, v in zip(xs, pv) if v is not None], [v for v in pv if v is not None], 'kD', ms=4,
+                     label='paper (COCO)')
             ax2.set_ylabel('paper AP (%)', fontsize=7); ax2.tick_params(labelsize=7)
             ax2.legend(loc='lower right', fontsize=7)
-    fig.suptitle(f'Direct vs progressive distillation (MGD), {metric} AP: bars ours, dashed line the paper', fontsize=10)
+    fig.suptitle(f'Direct vs progressive distillation, {metric} AP: bars ours (mean ± std over seeds), '
+                 'diamonds the paper (right axis)', fontsize=10)
     fig.tight_layout(w_pad=2.5)
     paths = _save(fig, out_dir, name); plt.close(fig)
     return paths

@@ -76,11 +76,24 @@ def test_dry_run_every_row_and_mode():
     lines = out.stdout.splitlines()
     print('\n'.join(lines), f"\n{time.time() - t0:.0f} s")
     ok = [l for l in lines if 'forward_train ok' in l]
-    # main table: 5 rows x 2 stages; direct vs progressive adds baseline and direct of its 3 rows
-    assert len(ok) == 16, lines
-    for row in ROWS: assert sum(f' {row} progressive ' in l for l in ok) == 2
+    # main table: 5 rows x 2 stages (MGD); direct vs progressive adds, for its 3 rows, the baseline, MGD's direct,
+    # and CWD's and FGD's direct (1 stage) and progressive (2 stages)
+    assert len(ok) == 10 + 3 * (1 + 1 + 2 * 3), lines
+    for row in ROWS: assert sum(f' {row} progressive mgd ' in l for l in ok) == 2
     for row in ('retinanet_r101_x101', 'reppoints_r101_x101dcn', 'maskrcnn_cascade'):
-        assert any(f' {row} direct stage 1/1' in l for l in ok) and any(f' {row} baseline stage 1/1' in l for l in ok)
+        assert any(f' {row} baseline stage 1/1' in l for l in ok)
+        for mech in ('mgd', 'cwd', 'fgd'):
+            assert any(f' {row} direct {mech} stage 1/1' in l for l in ok)
+            assert sum(f' {row} progressive {mech} ' in l for l in ok) == 2
+
+
+@pytest.mark.parametrize('mechanism', ['cwd', 'fgd'])
+def test_dry_run_each_mechanism_each_family(mechanism):
+    "`mtpd experiment ROW --scale full --dry-run --mechanism M`: the full-size stage carries M's loss at every FPN level."
+    for row, levels in (('retinanet_r101_x101', 5), ('reppoints_r101_x101dcn', 5), ('maskrcnn_cascade', 4)):
+        out = mtpd('experiment', row, '--scale', 'full', '--mode', 'direct', '--mechanism', mechanism, '--dry-run')
+        assert out.returncode == 0, out.stderr
+        assert f'({levels} distillation)' in out.stdout, out.stdout
 
 
 def _check_rehearsed(manifest, stages):

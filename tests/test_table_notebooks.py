@@ -52,10 +52,16 @@ def test_tables_written_from_manifests(smoke):
     assert row['diff_bbox'] == pytest.approx(final_ap(m) - 41.7)
     assert '| retinanet_r101_x101 |' in (d / 'figures' / 'main_results.md').read_text()
     dvp = json.loads((d / 'figures' / 'direct_vs_progressive.json').read_text())
-    modes = {r['mode']: r for r in dvp['rows'] if r['family'] == 'retinanet' and r['metric'] == 'bbox'}
-    for mode in ('baseline', 'direct', 'progressive'):
-        mm = read_manifest(d / 'runs' / 'retinanet_r101_x101' / f'{mode}-mgd-seed0')
-        assert modes[mode]['ours'] == pytest.approx(final_ap(mm))
+    cells = {(r['mechanism'], r['mode']): r for r in dvp['rows'] if r['family'] == 'retinanet' and r['metric'] == 'bbox'}
+    assert set(cells) == {('-', 'baseline')} | {(m, mode) for m in ('mgd', 'cwd', 'fgd') for mode in ('direct', 'progressive')}
+    base = read_manifest(d / 'runs' / 'retinanet_r101_x101' / 'baseline-mgd-seed0')
+    assert cells['-', 'baseline']['ours'] == pytest.approx(final_ap(base)) and cells['-', 'baseline']['paper'] == 37.4
+    for mech in ('mgd', 'cwd', 'fgd'):
+        for mode in ('direct', 'progressive'):
+            mm = read_manifest(d / 'runs' / 'retinanet_r101_x101' / f'{mode}-{mech}-seed0')
+            assert mm['experiment']['mechanism'] == mech
+            assert cells[mech, mode]['ours'] == pytest.approx(final_ap(mm))
+    assert (cells['fgd', 'direct']['paper'], cells['fgd', 'progressive']['paper']) == (40.7, 41.5)
     # the teachers' ladder: teacher APs from their training, the student from the baseline manifest
     (lad,) = json.loads((d / 'figures' / 'teachers.json').read_text())['rows']
     assert lad['student_bbox'] == pytest.approx(final_ap(read_manifest(d / 'runs' / 'retinanet_r101_x101' / 'baseline-mgd-seed0')))

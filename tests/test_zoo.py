@@ -296,7 +296,7 @@ def test_mgd_settings_are_the_papers_and_scale_with_the_gain():
     assert MECHANISMS['mgd'].defaults == dict(one_stage=dict(alpha_mgd=2e-5, lambda_mgd=0.65),
                                               two_stage=dict(alpha_mgd=5e-7, lambda_mgd=0.45))
     c = experiment_stages('maskrcnn_cascade', 'smoke', data_root='/nowhere', teacher_ckpts=['t1.pth', 't2.pth'])[0].config
-    assert c.model.distill_loss == dict(type='MGDLoss', alpha_mgd=5e-7 * MECHANISMS['mgd'].small_gain, lambda_mgd=0.45)
+    assert c.model.distill_loss == dict(type='MGDLoss', alpha_mgd=5e-7 * MECHANISMS['mgd'].small_gain['two_stage'], lambda_mgd=0.45)
 
 
 def test_full_models_are_mmdetection_configs():
