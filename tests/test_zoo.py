@@ -320,7 +320,7 @@ def test_full_models_are_mmdetection_configs():
     (lambda: model_config('retinanet', 'student'), "unknown row 'retinanet'; valid rows: retinanet_r101_x101, retinanet_swin, maskrcnn_cascade, maskrcnn_swin, reppoints_r101_x101dcn"),
     (lambda: model_config('retinanet_swin', 'teacher', 'full'), "unknown role 'teacher'; valid roles: student, teacher1, teacher2"),
     (lambda: model_config('retinanet_swin', 'student', 'large'), "unknown scale 'large'; valid scales: smoke, mini, full"),
-    (lambda: experiment_stages('retinanet_swin', 'full', mechanism='fgd'), "unknown mechanism 'fgd'; available: mgd"),
+    (lambda: experiment_stages('retinanet_swin', 'full', mechanism='kd'), "unknown mechanism 'kd'; available: mgd, cwd, fgd"),
     (lambda: experiment_stages('retinanet_swin', 'full', 'greedy'), "unknown mode 'greedy'; valid modes: progressive, direct, baseline"),
     (lambda: baseline_config('retinanet_swin', schedule='4x'), "unknown schedule '4x'; valid schedules: 1x, 2x, 3x, 6x"),
     (lambda: teacher_checkpoint('maskrcnn_swin', 0), "unknown teacher index 0; valid teacher indices: 1, 2"),
