@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .io import atomic_save, sha256_file
+from .io import atomic_save
 
 # %% auto #0
 __all__ = ['STUDENT_PREFIX', 'read_checkpoint', 'state_mismatch', 'check_fits', 'upgrade_legacy_keys', 'fit_state',
@@ -137,7 +137,5 @@ def export_student(src, # a distiller checkpoint (mmcv format)
     if not state:
         raise ValueError(f"'{src}' holds no student weights (no '{STUDENT_PREFIX}*' keys): pass a checkpoint "
                          "saved while training a DetectionDistiller, not a plain detector checkpoint")
-    meta = ckpt.get('meta') or {}
-    new_meta = dict(mtpd=dict(exported_from=os.path.basename(str(src)), source_sha256=sha256_file(src)))
-    if 'CLASSES' in meta: new_meta['CLASSES'] = meta['CLASSES']
-    return atomic_save(dict(state_dict=state, meta=new_meta), dst)
+    meta = {k: v for k, v in (ckpt.get('meta') or {}).items() if k == 'CLASSES'}  # no provenance, no time: see above
+    return atomic_save(dict(state_dict=state, meta=meta), dst)
