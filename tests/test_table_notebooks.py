@@ -18,7 +18,9 @@ def test_exactly_one_parameters_cell(name):
     assert len(tagged) == 1 and 'scale' in tagged[0].source
 
 
-@pytest.mark.parametrize('params,message', [(dict(scale='huge'), "unknown scale 'huge'"),
+@pytest.mark.parametrize('params,message', [(dict(scale='huge'), "scale='huge' must be one of smoke, mini, full"),
+                                            (dict(seeds='[1]'), "seeds='[1]' must be a non-empty list of ints >= 0 (papermill's -p"),
+                                            (dict(gpus=0), "gpus=0 must be an int >= 1"),
                                             (dict(scale='full', data_root='/nonexistent/coco'), "is not a directory")])
 @pytest.mark.slow
 def test_bad_parameters_fail_clearly(params, message, tmp_path):
