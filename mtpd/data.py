@@ -16,6 +16,7 @@ from mmdet.datasets import CocoDataset
 from mmdet.datasets.builder import DATASETS
 
 from .scales import SCALES
+from .io import entry_lock
 
 # %% auto #0
 __all__ = ['CLASSES', 'SHAPES_SCALES', 'SHAPES_VERSION', 'IMG_NORM_CFG', 'shapes_settings', 'generate_shapes', 'ensure_shapes',
@@ -243,7 +244,11 @@ def ensure_shapes(root, # directory holding the cached datasets
                   progress:bool=True, # show a tqdm progress bar when generating
                  ) -> Path:
     "The shapes dataset of (`scale`, `seed`) under `root`, generated on first use: `shapes_dir(root, scale, seed)`."
-    return generate_shapes(shapes_dir(root, scale, seed), scale, seed, progress=progress)
+    out = shapes_dir(root, scale, seed)
+    if (out / _STAMP).is_file(): return generate_shapes(out, scale, seed, progress=progress)  # checks it, writes nothing
+    # a cache shared by processes: one generates, the others wait for it (`mtpd.io.entry_lock`), then reuse it
+    with entry_lock(out, f'shapes dataset ({scale}, seed {seed})'):
+        return generate_shapes(out, scale, seed, progress=progress)
 
 def shapes_dir(root, scale:str, seed:int=0) -> Path:
     "Where `ensure_shapes` keeps the dataset of (`scale`, `seed`) under `root` (a pure function: nothing is written)."

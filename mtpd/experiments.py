@@ -5,7 +5,7 @@
 # %% ../nbs/18_experiments.ipynb #68bb6c60
 from __future__ import annotations
 
-import hashlib, json
+import hashlib, json, os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from mmcv import Config
 from . import recipes, rehearsal as rh, zoo
 from .data import dataset_digest, ensure_shapes, shapes_dir
 from .dist import barrier, get_world_size, is_main, run_on
-from .io import atomic_save, atomic_write_json, read_json
+from .io import atomic_save, atomic_write_json, entry_lock, read_json
 from .manifest import read_manifest
 from .mechanisms import distill_loss, family_of, get_mechanism
 from .scales import cache_dir, get_scale
@@ -63,13 +63,17 @@ def trained_detector(row:str, # a key of `zoo.ROWS`
     key = d.name.rsplit('-', 1)[1]  # the cache key: config and data
     out = d / 'teacher.pth'
     if out.is_file(): return out
-    ckpt = train(cfg, d / 'work', seed=seed, run_name=f'{row} {role} ({scale}, {schedule})')
-    c = read_checkpoint(ckpt)
-    atomic_save(dict(state_dict=c['state_dict'], meta={k: v for k, v in c['meta'].items() if k == 'CLASSES'}), out)
-    metrics = evaluate(cfg, out)
-    atomic_write_json(d / 'teacher.json', dict(row=row, role=role, index=zoo.ROLES.index(role), scale=scale, key=key,
-                                               schedule=schedule, model=zoo.model_name(row, role), metrics=metrics,
-                                               config=cfg.pretty_text))
+    with entry_lock(d, f'{row} {role} ({scale}, {schedule})'):  # another process training it: wait, then use its result
+        if out.is_file(): return out
+        ckpt = train(cfg, d / 'work', seed=seed, run_name=f'{row} {role} ({scale}, {schedule})')
+        c = read_checkpoint(ckpt)
+        staged = atomic_save(dict(state_dict=c['state_dict'], meta={k: v for k, v in c['meta'].items() if k == 'CLASSES'}),
+                             d / 'work' / 'teacher.pth')
+        metrics = evaluate(cfg, staged)
+        atomic_write_json(d / 'teacher.json', dict(row=row, role=role, index=zoo.ROLES.index(role), scale=scale, key=key,
+                                                   schedule=schedule, model=zoo.model_name(row, role), metrics=metrics,
+                                                   config=cfg.pretty_text))
+        os.replace(staged, out)  # last: whoever sees teacher.pth finds its record beside it
     print(f"[mtpd] {row} {role} ({scale}, {schedule}) trained: bbox AP {100 * metrics.get('bbox_mAP', 0):.1f}")
     return out
 

@@ -5,11 +5,12 @@
 # %% ../nbs/01_io.ipynb #d5f619e8
 from __future__ import annotations
 
-import hashlib, json, os, os.path as osp, tempfile
+import fcntl, hashlib, json, os, os.path as osp, tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['atomic_write', 'atomic_write_text', 'atomic_write_json', 'atomic_save', 'atomic_symlink', 'sha256_file',
+__all__ = ['atomic_write', 'atomic_write_text', 'atomic_write_json', 'atomic_save', 'atomic_symlink', 'entry_lock', 'sha256_file',
            'sha256_text', 'read_json']
 
 # %% ../nbs/01_io.ipynb #f47a343a
@@ -48,6 +49,22 @@ def atomic_symlink(target:str, link:str):
     if osp.lexists(tmp): os.unlink(tmp)
     os.symlink(target, tmp)
     os.replace(tmp, link)
+
+# %% ../nbs/01_io.ipynb #016d5321
+@contextmanager
+def entry_lock(path, # the cache entry (a file or directory) about to be made
+               what:str='cache entry', # how the waiting message names it
+               log=print):
+    "Hold an exclusive lock on making `path` (the file `<path>.lock` beside it); another holder makes this one wait."
+    lock = Path(f"{path}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, 'a') as f:
+        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"[mtpd] waiting for another process to finish the {what} {path}")
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try: yield
+        finally: fcntl.flock(f, fcntl.LOCK_UN)
 
 # %% ../nbs/01_io.ipynb #c72afdf3
 def sha256_file(path, chunk:int=1<<20) -> str:
