@@ -11,10 +11,11 @@ from pathlib import Path
 from .scales import SCALES, get_scale
 from .zoo import ROWS, check_choice
 from .mechanisms import MECHANISMS
+from .scales import BATCH_POLICIES
 
 # %% auto #0
-__all__ = ['TABLES', 'REPORT', 'FAMILY_ROWS', 'tables_for', 'default_dirs', 'notebooks_dir', 'check_parameters', 'reproduce',
-           'table_experiments', 'dry_run_tables']
+__all__ = ['TABLES', 'REPORT', 'FAMILY_ROWS', 'tables_for', 'default_dirs', 'notebooks_dir', 'check_parameters',
+           'check_table_parameters', 'reproduce', 'table_experiments', 'dry_run_tables']
 
 # %% ../nbs/20_reproduce.ipynb #45a78f88
 TABLES = ('main_results', 'direct_vs_progressive', 'teacher_order', 'released')
@@ -64,6 +65,40 @@ def check_parameters(scale:str, data_root=None):
                                 "(with annotations/ and train2017/, val2017/)")
     if data_root is not None and Path(data_root).exists() and not Path(data_root).is_dir():
         raise FileNotFoundError(f"data_root {data_root!r} is not a directory")
+
+def _is_int(x, lo): return isinstance(x, int) and not isinstance(x, bool) and x >= lo
+def _path_or_none(x): return x is None or isinstance(x, str)
+
+_PARAMETERS = {  # name -> (accepts, what it must be)
+    'scale': (lambda x: x in SCALES, f"one of {', '.join(SCALES)}"),
+    'work_root': (_path_or_none, "a directory path (str) or None"),
+    'data_root': (_path_or_none, "a directory path (str) or None"),
+    'out_dir': (_path_or_none, "a directory path (str) or None"),
+    'gpus': (lambda x: _is_int(x, 1), "an int >= 1"),
+    'seeds': (lambda x: isinstance(x, list) and x and all(_is_int(s, 0) for s in x), "a non-empty list of ints >= 0"),
+    'rows': (lambda x: x is None or (isinstance(x, list) and x and all(r in ROWS for r in x)),
+             f"None or a non-empty list of rows ({', '.join(ROWS)})"),
+    'row': (lambda x: x in ROWS, f"one of the rows ({', '.join(ROWS)})"),
+    'batch_policy': (lambda x: x in BATCH_POLICIES, f"one of {', '.join(BATCH_POLICIES)}"),
+    'rehearsal': (lambda x: isinstance(x, bool), "True or False"),
+    'mechanisms': (lambda x: isinstance(x, list) and x and all(m in MECHANISMS for m in x),
+                   f"a non-empty list of mechanisms ({', '.join(MECHANISMS)})"),
+    'teacher_ckpts': (lambda x: isinstance(x, dict) and all(r in ROWS and isinstance(c, list) and len(c) == 2 for r, c in x.items()),
+                      "a dict row -> [stage-1 teacher checkpoint, stage-2 teacher checkpoint]"),
+    'students': (lambda x: isinstance(x, dict) and all(r in ROWS and isinstance(c, str) for r, c in x.items()),
+                 "a dict row -> checkpoint path or URL"),
+    'probe_steps': (lambda x: x is None or _is_int(x, 1), "None or an int >= 1"),
+    'cap': (lambda x: _is_int(x, 1), "an int >= 1"),
+}
+
+def check_table_parameters(**params):
+    "A one-line `ValueError` for the first table-notebook parameter of the wrong type or out of range, before any work."
+    for name, value in params.items():
+        accepts, what = _PARAMETERS[name]
+        if not accepts(value):
+            hint = (" (papermill's -p passes strings; give lists and dicts with -y, e.g. -y 'seeds: [0, 1]')"
+                    if isinstance(value, str) and name not in ('scale', 'row', 'batch_policy') else '')
+            raise ValueError(f"table parameter {name}={value!r} must be {what}{hint}")
 
 # %% ../nbs/20_reproduce.ipynb #d58ef75e
 def reproduce(tables:list[str]|None=None, # table notebooks to run (default: all of TABLES)
