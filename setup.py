@@ -26,6 +26,8 @@ setuptools.setup(
     url=cfg['git_url'],
     packages=setuptools.find_packages(include=['mtpd', 'mtpd.*']),
     include_package_data=True,
+    # the table notebooks ship with the package (mtpd/notebooks links to nbs/tables): `mtpd reproduce` runs from a wheel
+    package_data={'mtpd': ['notebooks/*.ipynb']},
     install_requires=requirements,
     extras_require={'dev': dev_requirements},
     python_requires='>=' + cfg['min_python'],

@@ -13,8 +13,8 @@ from .mechanisms import MECHANISMS
 from .stages import MODES
 
 # %% auto #0
-__all__ = ['EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'CHECK_ERRORS', 'FAILURES', 'EXIT_HELP', 'TRAINING', 'UserError', 'user_input',
-           'command', 'build_parser', 'main']
+__all__ = ['EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'CHECK_ERRORS', 'FAILURES', 'EXIT_HELP', 'TRAINING', 'UserError',
+           'CheckFailed', 'user_input', 'command', 'build_parser', 'main']
 
 # %% ../nbs/23_cli.ipynb #58ee6dc4
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -25,8 +25,11 @@ class UserError(Exception):
 CHECK_ERRORS = (ValueError, FileNotFoundError, FileExistsError, KeyError)
 "What the library's checks raise for bad input, each with a one-line message."
 
-FAILURES = (FloatingPointError, ChildProcessError)
-"Failures of the work reported in one line `mtpd: failed: ...` with exit status 1 (a diverged training, a failed launch)."
+class CheckFailed(Exception):
+    "A check (`mtpd reproduce --check`) found a problem: reported as one line `mtpd: failed: ...` with exit status 1."
+
+FAILURES = (FloatingPointError, ChildProcessError, CheckFailed)
+"Failures of the work reported in one line `mtpd: failed: ...` with exit status 1 (a diverged training, a failed launch, a failed check)."
 
 def _one_line(e:BaseException) -> str:
     "The message of `e` on one line (a `KeyError`'s without the quotes `str` adds)."
@@ -615,10 +618,31 @@ def _zoo_teachers(rows:list|None, ckpts:dict):
                 raise UserError(f"{r} teacher{i} ({zoo.model_name(r, i)}) has no model-zoo checkpoint; give "
                                 f"--teacher-ckpts {r}=CKPT1,CKPT2, or leave the row out with --rows")
 
+def _check_tables(args):
+    "`--check`: which tables in the out dir the current code no longer makes (no training); status 1 if any."
+    from mtpd.reproduce import check_tables, default_dirs
+    from mtpd.scales import get_scale
+    with user_input():
+        scale = get_scale(args.scale)
+        out_dir = Path(args.out_dir) if args.out_dir else default_dirs(scale.name, rehearsal=args.rehearsal)[1]
+        verdicts = check_tables(out_dir)
+    for name, problems in verdicts.items():
+        print(f"{'stale' if problems else 'ok':5s} {name}" + (f": {'; '.join(problems)}" if problems else ''))
+    stale = [n for n, p in verdicts.items() if p]
+    if stale:
+        raise CheckFailed(f"{len(stale)} of {len(verdicts)} tables in '{out_dir}' are not what the current code makes "
+                          f"({', '.join(stale)}); regenerate them: mtpd reproduce --scale {scale.name}"
+                          + (" (make smoke)" if scale.name == 'smoke' else ''))
+    print(f"all {len(verdicts)} tables in '{out_dir}' are what the current code makes")
+
 def _reproduce(args):
     from mtpd import zoo
     from mtpd.reproduce import TABLES, check_parameters, dry_run_tables, notebooks_dir, reproduce, tables_for
     from mtpd.scales import get_scale
+    if args.check:
+        with user_input():
+            if args.dry_run: raise UserError("--check and --dry-run are two different checks; give one")
+        return _check_tables(args)
     with user_input():
         zoo.check_choice('table', args.table, TABLES + ('all',))
         for r in args.rows or []: zoo.check_choice('row', r, zoo.ROWS)
@@ -663,6 +687,8 @@ def _add_reproduce(sub):
     rp.add_argument('--students', nargs='+', metavar='ROW=CKPT', help="the released table: the authors' students to evaluate")
     rp.add_argument('--mechanisms', nargs='+', metavar='MECHANISM',
                     help=f"the direct-vs-progressive table's mechanisms (default: all, {' '.join(MECHANISMS)})")
+    rp.add_argument('--check', action='store_true',
+                    help="train nothing: say which tables in OUT_DIR the current code no longer makes (status 1 if any)")
     _full_scale_opts(rp, 'run every table, the report and the figures')
     rp.set_defaults(func=_reproduce)
 

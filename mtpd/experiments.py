@@ -15,7 +15,7 @@ from . import recipes, rehearsal as rh, zoo
 from .data import dataset_digest, ensure_shapes, shapes_dir
 from .dist import barrier, get_world_size, is_main, run_on
 from .io import atomic_save, atomic_write_json, entry_lock, read_json
-from .manifest import read_manifest
+from .manifest import code_fingerprint, read_manifest
 from .mechanisms import distill_loss, family_of, get_mechanism
 from .scales import cache_dir, get_scale
 from .stages import MODES, Stage, Teacher, plan, run_stages
@@ -40,8 +40,9 @@ def ensure_data(scale:str, data_root=None, data_seed:int=0) -> Path:
     return root
 
 def _key(cfg, data_root) -> str:
+    "A cached detector's key: its config (data root abstracted), its data's bytes and the code that trains it."
     text = cfg.pretty_text.replace(str(data_root), '{data_root}')
-    return hashlib.sha256((text + dataset_digest(_shapes_dir(cfg))).encode()).hexdigest()[:12]
+    return hashlib.sha256((text + dataset_digest(_shapes_dir(cfg)) + code_fingerprint(training=True)['sha256']).encode()).hexdigest()[:12]
 
 def _shapes_dir(cfg) -> Path:
     return Path(cfg.data.train.ann_file).parent.parent
@@ -52,7 +53,7 @@ def trained_detector(row:str, # a key of `zoo.ROWS`
                      data_root=None, cache_root=None, seed:int=0,
                      schedule:str|None=None, # default: the scale's `teacher_schedule`
                     ) -> Path:
-    "One of `row`'s detectors trained alone at a small `scale`, on first use, and cached by config + data."
+    "One of `row`'s detectors trained alone at a small `scale`, on first use, and cached by config, data and code."
     s = get_scale(scale)
     if s.teacher_schedule is None:
         raise ValueError(f"{s.name}-scale teachers are not trained by mtpd: use the zoo checkpoints (zoo.teacher_checkpoint) "
@@ -60,7 +61,7 @@ def trained_detector(row:str, # a key of `zoo.ROWS`
     schedule = schedule or s.teacher_schedule
     role = zoo.ROLES[zoo.role_index(role)]
     cfg, d = _detector_dir(row, role, scale, ensure_data(scale, data_root), data_root, cache_root, seed, schedule)
-    key = d.name.rsplit('-', 1)[1]  # the cache key: config and data
+    key = d.name.rsplit('-', 1)[1]  # the cache key: config, data and code
     out = d / 'teacher.pth'
     if out.is_file(): return out
     with entry_lock(d, f'{row} {role} ({scale}, {schedule})'):  # another process training it: wait, then use its result
@@ -72,13 +73,13 @@ def trained_detector(row:str, # a key of `zoo.ROWS`
         metrics = evaluate(cfg, staged)
         atomic_write_json(d / 'teacher.json', dict(row=row, role=role, index=zoo.ROLES.index(role), scale=scale, key=key,
                                                    schedule=schedule, model=zoo.model_name(row, role), metrics=metrics,
-                                                   config=cfg.pretty_text))
+                                                   config=cfg.pretty_text, code=code_fingerprint(training=True)))
         os.replace(staged, out)  # last: whoever sees teacher.pth finds its record beside it
     print(f"[mtpd] {row} {role} ({scale}, {schedule}) trained: bbox AP {100 * metrics.get('bbox_mAP', 0):.1f}")
     return out
 
 def _detector_dir(row, role, scale, root, data_root, cache_root, seed, schedule) -> tuple:
-    "The training config of a detector trained alone and its cache directory (keyed by config and data)."
+    "The training config of a detector trained alone and its cache directory (keyed by config, data and code)."
     cfg = recipes.detector_config(row, role, scale, data_root, schedule, seed=seed)
     return cfg, Path(cache_root or default_cache_root()) / 'teachers' / f'{row}-{role}-{scale}-{_key(cfg, root)}'
 
@@ -91,7 +92,7 @@ def cached_teacher(row:str, index:int, scale:str, data_root=None, cache_root=Non
     return d / 'teacher.pth' if (d / 'teacher.pth').is_file() else None
 
 def trained_teacher(row:str, index:int, scale:str, data_root=None, cache_root=None, seed:int=0) -> Path:
-    "Teacher `index` (1, 2) of `row` at a small `scale`, trained on first use and cached by config + data."
+    "Teacher `index` (1, 2) of `row` at a small `scale`, trained on first use and cached by config, data and code."
     zoo.check_choice('teacher index', index, (1, 2), 'teacher indices')
     return trained_detector(row, index, scale, data_root, cache_root, seed)
 

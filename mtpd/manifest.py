@@ -5,13 +5,16 @@
 # %% ../nbs/02_manifest.ipynb #e6c282cc
 from __future__ import annotations
 
+import ast, importlib.metadata, importlib.util, json
 from pathlib import Path
 
-from .io import atomic_write_json, read_json
+from .io import atomic_write_json, read_json, sha256_text
 
 # %% auto #0
-__all__ = ['MANIFEST', 'manifest_path', 'load_manifest', 'read_manifest', 'new_manifest', 'stage_record', 'with_stage',
-           'without_stage', 'write_manifest', 'final_ap', 'stage_aps', 'metric_summary']
+__all__ = ['MANIFEST', 'RESULT_MODULES', 'TABLE_MODULES', 'STACK', 'manifest_path', 'load_manifest', 'read_manifest',
+           'new_manifest', 'stage_record', 'with_stage', 'without_stage', 'write_manifest', 'package_dir',
+           'code_digest', 'notebook_code', 'code_fingerprint', 'code_changes', 'final_ap', 'stage_aps',
+           'metric_summary']
 
 # %% ../nbs/02_manifest.ipynb #9e6359cb
 MANIFEST = 'manifest.json'
@@ -59,6 +62,67 @@ def without_stage(manifest:dict, stage:int) -> dict:
 def write_manifest(work_dir, manifest:dict) -> Path:
     "Write `manifest` to `work_dir` atomically."
     return atomic_write_json(manifest_path(work_dir), manifest)
+
+# %% ../nbs/02_manifest.ipynb #84ae0a82
+RESULT_MODULES = ('compat', 'mgd', 'cwd', 'fgd', 'mechanisms', 'configs', 'heads', 'backbones', 'weights', 'scales', 'data',
+                  'zoo', 'recipes', 'distiller', 'train', 'stages', 'experiments', 'order', 'tables')
+"The modules of `mtpd` whose code decides a number in a table."
+
+TABLE_MODULES = ('tables', 'order')
+"Of those, the ones that make tables from runs (the teacher-order probe included) and train no stage or teacher."
+
+STACK = ('torch', 'torchvision', 'mmcv-full', 'mmdet', 'numpy', 'pycocotools')
+"The libraries whose versions are part of a result's fingerprint."
+
+def package_dir() -> Path:
+    "The directory of the installed `mtpd` package (a checkout's `mtpd/`, or site-packages' in a wheel install)."
+    return Path(importlib.util.find_spec('mtpd').submodule_search_locations[0])
+
+def _without_docstrings(tree:ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        body = getattr(node, 'body', None)
+        if isinstance(body, list):  # a bare string statement documents, it does not compute
+            node.body = [s for s in body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)
+                                                 and isinstance(s.value.value, str))] or [ast.Pass()]
+    return tree
+
+def code_digest(source:str) -> str:
+    "sha256 of Python `source` as code: comments, docstrings and layout do not count (text that is not Python: as is)."
+    try: tree = ast.parse(source)
+    except SyntaxError: return sha256_text(source)  # e.g. a notebook cell with IPython syntax
+    return sha256_text(ast.dump(_without_docstrings(tree)))
+
+def notebook_code(path) -> str:
+    "The code cells of a notebook, in order (markdown and outputs do not count)."
+    nb = json.loads(Path(path).read_text())
+    return '\n\n'.join(''.join(c['source']).strip() for c in nb['cells'] if c['cell_type'] == 'code')
+
+def _version(dist:str) -> str|None:
+    try: return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError: return None
+
+def code_fingerprint(training:bool=False) -> dict:
+    "The code that makes results now: digests of `RESULT_MODULES`, of the table notebooks and the `STACK` versions, with their sha256 (`training`: only what trains a model)."
+    pkg = package_dir()
+    modules = {m: code_digest((pkg / f'{m}.py').read_text())[:16] for m in RESULT_MODULES
+               if not (training and m in TABLE_MODULES)}
+    nbs = pkg / 'notebooks'  # the table notebooks: a link to nbs/tables in a checkout, a copy in the wheel
+    notebooks = {} if training else {p.stem: code_digest(notebook_code(p))[:16] for p in sorted(nbs.glob('*.ipynb'))}
+    fp = dict(modules=modules, notebooks=notebooks, stack={d: _version(d) for d in STACK})
+    return dict(sha256=sha256_text(json.dumps(fp, sort_keys=True)), **fp)
+
+def code_changes(recorded:dict|None, now:dict|None=None) -> list[str]:
+    "What differs between a `recorded` code fingerprint and `now`'s (default: the current code), e.g. ['mtpd/mgd.py', 'torch 2.12.0 -> 2.13.0']."
+    now = now or code_fingerprint(training=bool(recorded) and not recorded.get('notebooks'))
+    if not recorded: return ['no code fingerprint recorded']
+    if recorded.get('sha256') == now['sha256']: return []
+    out = [f"mtpd/{m}.py" for m in sorted(set(recorded.get('modules', {})) | set(now['modules']))
+           if recorded.get('modules', {}).get(m) != now['modules'].get(m)]
+    out += [f"nbs/tables/{n}.ipynb" for n in sorted(set(recorded.get('notebooks', {})) | set(now['notebooks']))
+            if recorded.get('notebooks', {}).get(n) != now['notebooks'].get(n)]
+    out += [f"{d} {recorded.get('stack', {}).get(d)} -> {now['stack'].get(d)}" for d in now['stack']
+            if recorded.get('stack', {}).get(d) != now['stack'].get(d)]
+    return out or ['code fingerprint differs']
 
 # %% ../nbs/02_manifest.ipynb #2ef4b3f0
 def final_ap(manifest:dict, metric:str='bbox') -> float|None:

@@ -12,10 +12,12 @@ from .scales import SCALES, get_scale
 from .zoo import ROWS, check_choice
 from .mechanisms import MECHANISMS
 from .scales import BATCH_POLICIES
+from .manifest import code_changes, code_fingerprint, package_dir
+from .io import read_json
 
 # %% auto #0
-__all__ = ['TABLES', 'REPORT', 'FAMILY_ROWS', 'tables_for', 'default_dirs', 'notebooks_dir', 'check_parameters',
-           'check_table_parameters', 'reproduce', 'table_experiments', 'dry_run_tables']
+__all__ = ['TABLES', 'REPORT', 'FAMILY_ROWS', 'tables_for', 'checkout_root', 'default_dirs', 'notebooks_dir', 'check_parameters',
+           'check_table_parameters', 'reproduce', 'check_tables', 'table_experiments', 'dry_run_tables']
 
 # %% ../nbs/20_reproduce.ipynb #45a78f88
 TABLES = ('main_results', 'direct_vs_progressive', 'teacher_order', 'released')
@@ -40,28 +42,34 @@ def tables_for(scale:str, tables:list|None=None, rehearsal:bool=False, students:
         return list(tables)
     return [t for t in TABLES if (t != 'teacher_order' or small) and (t != 'released' or students or rehearsal)]
 
+def checkout_root() -> Path|None:
+    "The mtpd checkout this package runs from (a directory with settings.ini beside `mtpd/`), or None for an installed wheel."
+    root = package_dir().resolve().parent
+    return root if (root / 'settings.ini').is_file() and (root / 'nbs').is_dir() else None
+
 def default_dirs(scale:str, work_root=None, out_dir=None, rehearsal:bool=False, repo=None) -> tuple[Path, Path]:
-    "(work root, out dir) of a reproduction: runs/<scale> and figures/<scale> of the checkout; a rehearsal's under runs/full-rehearsal."
-    repo = Path(repo) if repo is not None else notebooks_dir().parent.parent
+    "(work root, out dir) of a reproduction: runs/<scale> and figures/<scale> of the checkout (of the current directory for an installed wheel); a rehearsal's under runs/full-rehearsal."
+    repo = Path(repo) if repo is not None else (checkout_root() or Path.cwd())
     label = f"{get_scale(scale).name}-rehearsal" if rehearsal else get_scale(scale).name
     work_root = Path(work_root or repo / 'runs' / label)
     return work_root, Path(out_dir or (work_root / 'figures' if rehearsal else repo / 'figures' / label))
 
 def notebooks_dir() -> Path:
-    "`nbs/tables` of the checkout this package runs from (or `$MTPD_NOTEBOOKS`)."
+    "The table notebooks: `$MTPD_NOTEBOOKS`, else the package's `notebooks/` (a link to nbs/tables in a checkout, a copy in the wheel)."
     env = os.environ.get('MTPD_NOTEBOOKS')
-    cands = [Path(env)] if env else []
-    here = Path(__file__).resolve().parent
-    cands += [here.parent / 'nbs' / 'tables', Path.cwd() / 'nbs' / 'tables']
-    for c in cands:
+    for c in ([Path(env)] if env else []) + [package_dir() / 'notebooks']:
         if (c / f'{REPORT}.ipynb').is_file(): return c
-    raise FileNotFoundError("table notebooks not found: run from a checkout of mtpd (nbs/tables) or set MTPD_NOTEBOOKS")
+    raise FileNotFoundError(f"table notebooks not found in {package_dir() / 'notebooks'}: reinstall mtpd, or set "
+                            "MTPD_NOTEBOOKS to a directory holding them")
 
 def check_parameters(scale:str, data_root=None):
     "One-line errors for the parameters every table notebook shares."
     s = get_scale(scale)
-    if s.data == 'coco' and (data_root is None or not Path(data_root).is_dir()):
-        raise FileNotFoundError(f"data_root {data_root!r} is not a directory; at {s.name} scale point it at COCO "
+    if s.data == 'coco' and data_root is None:
+        raise FileNotFoundError(f"no data_root given; at {s.name} scale point it (--data-root) at COCO "
+                                "(with annotations/ and train2017/, val2017/)")
+    if s.data == 'coco' and not Path(data_root).is_dir():
+        raise FileNotFoundError(f"data_root {str(data_root)!r} is not a directory; at {s.name} scale point it at COCO "
                                 "(with annotations/ and train2017/, val2017/)")
     if data_root is not None and Path(data_root).exists() and not Path(data_root).is_dir():
         raise FileNotFoundError(f"data_root {data_root!r} is not a directory")
@@ -123,7 +131,7 @@ def reproduce(tables:list[str]|None=None, # table notebooks to run (default: all
     if not rehearsal: check_parameters(scale, data_root)
     tables = tables_for(scale, tables, rehearsal, students)
     nb_dir = notebooks_dir()
-    work_root, out_dir = (p.resolve() for p in default_dirs(scale, work_root, out_dir, rehearsal, nb_dir.parent.parent))
+    work_root, out_dir = (p.resolve() for p in default_dirs(scale, work_root, out_dir, rehearsal))
     seeds = list(seeds if seeds is not None else get_scale(scale).seeds)
     params = dict(scale=scale, work_root=str(work_root), data_root=None if data_root is None else str(data_root),
                   out_dir=str(out_dir), gpus=gpus, seeds=seeds, rows=rows, teacher_ckpts=teacher_ckpts or {},
@@ -141,11 +149,33 @@ def reproduce(tables:list[str]|None=None, # table notebooks to run (default: all
         if name == 'direct_vs_progressive': p = dict(p, mechanisms=list(mechanisms or MECHANISMS))
         if name == 'released': p = dict(scale=scale, data_root=params['data_root'], out_dir=params['out_dir'], rows=rows,
                                         students=students or {}, rehearsal=rehearsal)
+        # in the caller's directory: relative paths given by the user (--data-root data/coco) mean what they meant there
         pm.execute_notebook(str(nb_dir / f'{name}.ipynb'), str(out), parameters=p, kernel_name='python3',
-                            cwd=str(nb_dir), progress_bar=False, log_output=False)
+                            cwd=str(Path.cwd()), progress_bar=False, log_output=False)
         executed[name] = out
         bar.write(f"[mtpd] {name}: done in {time.time() - t0:.0f} s (executed copy: {out})")
     return executed
+
+# %% ../nbs/20_reproduce.ipynb #efca1384
+def check_tables(out_dir) -> dict[str, list[str]]:
+    "{table: problems} for every table JSON in `out_dir`; an empty list: made by the current code from runs of the current code."
+    now, trained_by, out = code_fingerprint(), code_fingerprint(training=True)['sha256'], {}
+    for p in sorted(Path(out_dir).glob('*.json')):
+        t = read_json(p, 'table', 'regenerate it with mtpd reproduce')
+        if not (isinstance(t, dict) and 'rows' in t and 'name' in t): continue  # not a table (e.g. the probe's costs)
+        prov, problems = t.get('provenance'), []
+        if not prov: problems.append('made before tables recorded their provenance')
+        else:
+            changed = code_changes(prov.get('code'), now)
+            if changed: problems.append(f"made by other code ({', '.join(changed)})")
+            old = [(run, st['stage']) for run, r in prov.get('runs', {}).items() for st in r['stages']
+                   if st.get('code') != trained_by or st.get('teacher_code') not in (None, trained_by)]
+            if old:
+                problems.append(f"{len(old)} of {sum(len(r['stages']) for r in prov['runs'].values())} stages behind it "
+                                f"were trained (or their teachers were) by other code, e.g. run {old[0][0]} stage {old[0][1]}")
+        out[p.stem] = problems
+    if not out: raise FileNotFoundError(f"no tables in '{out_dir}'; make them with mtpd reproduce")
+    return out
 
 # %% ../nbs/20_reproduce.ipynb #13eb6d0f
 def table_experiments(table:str, scale:str, rows:list|None=None, mechanisms:list|None=None) -> list[tuple[str, str, str]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from mmcv import Config
 
 from .io import atomic_save, atomic_write_json, read_json, sha256_file, sha256_text
-from .manifest import (load_manifest, metric_summary, new_manifest, stage_record, with_stage, without_stage,
+from .manifest import (code_fingerprint, load_manifest, metric_summary, new_manifest, stage_record, with_stage, without_stage,
                            write_manifest)
 from .configs import resolve_pretrained, without_init
 from .mechanisms import GRAD_CLIP, distill_loss as mechanism_loss, family_of, get_mechanism, inherits_teacher
@@ -20,9 +20,9 @@ from .weights import read_checkpoint, fit_state, export_student
 from .train import batch_of, train, evaluate
 
 # %% auto #0
-__all__ = ['MODES', 'STAMP', 'as_config', 'Teacher', 'check_data', 'validate_inputs', 'scale_schedule', 'Stage', 'plan',
-           'experiment_fingerprint', 'stage_fingerprint', 'resume_action', 'experiment_manifest', 'check_work_dir',
-           'record', 'run_stage', 'run_stages']
+__all__ = ['MODES', 'ANN_PARSE_LIMIT', 'STAMP', 'as_config', 'Teacher', 'check_ann_file', 'check_data', 'validate_inputs',
+           'scale_schedule', 'Stage', 'plan', 'experiment_fingerprint', 'stage_fingerprint', 'resume_action',
+           'experiment_manifest', 'check_work_dir', 'record', 'run_stage', 'run_stages']
 
 # %% ../nbs/17_stages.ipynb #5bbbb4a3
 MODES = ('progressive', 'direct', 'baseline')
@@ -48,8 +48,32 @@ class Teacher:
                 Path(str(self.checkpoint)).stem if self.checkpoint else 'teacher')
 
 # %% ../nbs/17_stages.ipynb #c8b6de6d
+ANN_PARSE_LIMIT = 64 * 2**20
+"Annotation files up to this size are parsed whole by `check_ann_file` (COCO val2017: 25 MB, under a second); larger ones (train2017: 448 MB) get their ends checked."
+
+def check_ann_file(path, what:str='annotation file'):
+    "A one-line error when `path` is not a COCO annotation file: empty, not JSON (a torn download), or without images and categories."
+    p = Path(path)
+    size = p.stat().st_size
+    fix = "re-generate it (mtpd data shapes --out DIR) or re-download it"
+    if size == 0: raise ValueError(f"{what} '{p}' is empty; {fix}")
+    if size > ANN_PARSE_LIMIT:  # too big to parse before every run: a JSON object has '{' and '}' at its ends
+        with open(p, 'rb') as f:
+            head = f.read(64).lstrip()
+            f.seek(max(0, size - 64)); tail = f.read().rstrip()
+        if not (head.startswith(b'{') and tail.endswith(b'}')):
+            raise ValueError(f"{what} '{p}' is not a COCO annotation file (it does not begin with '{{' and end with '}}': "
+                             f"truncated?); {fix}")
+        return
+    try: ann = json.loads(p.read_bytes())
+    except ValueError as e:
+        raise ValueError(f"{what} '{p}' is not a COCO annotation file (invalid JSON: {getattr(e, 'msg', e)} at byte "
+                         f"{getattr(e, 'pos', '?')} of {size}); {fix}") from None
+    missing = [k for k in ('images', 'categories') if not isinstance(ann, dict) or not isinstance(ann.get(k), list)]
+    if missing: raise ValueError(f"{what} '{p}' is not a COCO annotation file (no {' or '.join(missing)} list); {fix}")
+
 def check_data(cfg:Config, splits:tuple=('train', 'test'), what:str='student config'):
-    "Raise a one-line error when a split of `cfg.data` is missing or its annotation file does not exist."
+    "Raise a one-line error when a split of `cfg.data` is missing or its annotation file is missing or not COCO."
     for split in splits:
         d = cfg.data.get(split)
         if d is None: raise ValueError(f"{what} has no data.{split}; add the dataset to the config")
@@ -58,6 +82,7 @@ def check_data(cfg:Config, splits:tuple=('train', 'test'), what:str='student con
         if ann and not Path(ann).is_file():
             raise FileNotFoundError(f"data.{split}.ann_file '{ann}' does not exist; generate the data "
                                     "(mtpd data shapes --out DIR) or point data_root at COCO")
+        if ann: check_ann_file(ann, f"data.{split}.ann_file")
 
 def validate_inputs(student:Config, teachers:list, mechanism:str, mode:str, check_weights:bool=True):
     "Raise a one-line error for the first bad input of a stage sequence."
@@ -75,7 +100,7 @@ def validate_inputs(student:Config, teachers:list, mechanism:str, mode:str, chec
     if check_weights:
         for t in teachers:
             if not t.checkpoint: raise ValueError(f"teacher '{t.name}' has no checkpoint; give CFG=CKPT")
-            state = read_checkpoint(t.checkpoint, f"teacher checkpoint '{t.checkpoint}'")['state_dict']
+            state = read_checkpoint(t.checkpoint, 'teacher checkpoint')['state_dict']
             fit_state(build_detector(without_init(as_config(t.config, 'teacher config').model)), state, f"teacher checkpoint '{t.checkpoint}'")
 
 # %% ../nbs/17_stages.ipynb #eb66e0e7
@@ -245,7 +270,7 @@ def record(stage:Stage, work_dir, fingerprint:str, mode:str, checkpoint, export,
                 start_checkpoint=None if stage.start is None else _rel(stage.start, work_dir),
                 iterations=_iterations(meta, stage.config), metrics=metrics, wall_time_s=round(wall_s, 1),
                 finished=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-                config=stage.config.pretty_text)
+                config=stage.config.pretty_text, code=code_fingerprint(training=True))
 
 def run_stage(stage:Stage, work_dir, fingerprint:str, seed:int=0, distributed:bool=False, run_name:str|None=None) -> tuple:
     "Train, export and evaluate one stage; return (checkpoint, export, metrics, wall seconds)."

@@ -19,19 +19,30 @@ __all__ = ['STUDENT_PREFIX', 'read_checkpoint', 'state_mismatch', 'check_fits', 
            'cascade_to_single_stage', 'InheritReport', 'inherit_from_teacher', 'student_state_dict', 'export_student']
 
 # %% ../nbs/08_weights.ipynb #bbeff86b
+def _first_sentence(e:BaseException, limit:int=160) -> str:
+    "`type: message` of `e`, cut at the first line or sentence (torch's zip errors run on for a paragraph)."
+    msg = (str(e).splitlines() or [''])[0].split('. ')[0]
+    return f"{type(e).__name__}: {msg[:limit]}"
+
 def read_checkpoint(path, what:str='checkpoint') -> dict:
     "Load a checkpoint file (or URL, through mmcv) on the CPU as a dict with a `state_dict`."
     path = str(path)
     if '://' in path:
         from mmcv.runner import CheckpointLoader
-        ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+        try: ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu', logger='silent')  # no 'load checkpoint from' on stdout
+        except OSError as e:  # URLError, HTTPError, a refused or timed-out connection: the network, not the file
+            raise ValueError(f"{what} URL '{path}' cannot be reached ({_first_sentence(e)}); check the address and the "
+                             "network, or download the file and give its local path") from None
+        except Exception as e:  # downloaded, but not a checkpoint
+            raise ValueError(f"{what} URL '{path}' is not a readable PyTorch checkpoint ({_first_sentence(e)}); "
+                             "download it and give its local path") from None
     else:
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{what} '{path}' does not exist; give the path of a .pth file")
         try: ckpt = torch.load(path, map_location='cpu', weights_only=False)
         except Exception as e:
-            raise ValueError(f"{what} '{path}' is not a readable PyTorch checkpoint ({type(e).__name__}: "
-                             f"{str(e).splitlines()[0][:120]}); re-create or re-download it") from None
+            raise ValueError(f"{what} '{path}' is not a readable PyTorch checkpoint ({_first_sentence(e)}); "
+                             "re-create or re-download it") from None
     if not isinstance(ckpt, dict):
         raise ValueError(f"{what} '{path}' holds a {type(ckpt).__name__}, not a checkpoint dict")
     if 'state_dict' not in ckpt: ckpt = dict(state_dict=ckpt)  # a bare state dict

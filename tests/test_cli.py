@@ -1,5 +1,5 @@
-"""The `mtpd` command in real processes: the console entry, export-student, bad input (one line, status 2,
-nothing written), failures (one line, status 1) and bugs (a traceback, status 1).
+"""The `mtpd` command in real processes: the console entry, export-student, failures (one line, status 1) and
+bugs (a traceback, status 1). Bad input (one line, status 2, nothing written) is tests/test_bad_inputs.py's battery.
 
 nbs/23_cli.ipynb tests every command in-process; these check what only a real process shows: the exit
 status the shell sees, that nothing else reaches stderr, and that a bug's traceback is printed."""
@@ -15,10 +15,6 @@ def mtpd(*args, cwd=None):
     "`python -m mtpd.cli ARGS` with the project's environment."
     return subprocess.run([sys.executable, '-m', 'mtpd.cli', *map(str, args)], capture_output=True, text=True,
                           env=run_env(), cwd=cwd)
-
-
-def tree(root):
-    return sorted((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob('*'))
 
 
 def test_console_script_help():
@@ -56,33 +52,6 @@ def test_export_student(distiller_ckpt, tmp_path):
     ref = model.student.state_dict()
     assert list(ck['state_dict']) == list(ref)
     assert all(torch.equal(ck['state_dict'][k], ref[k]) for k in ref)
-
-
-BAD_INPUTS = {  # command line (run in an empty directory holding plain.pth and a file named 'file'), expected message
-    'export-student missing': (['export-student', 'nope.pth', 'out/student.pth'], "distiller checkpoint 'nope.pth' does not exist"),
-    'export-student plain': (['export-student', 'plain.pth', 'student.pth'], "'plain.pth' holds no student weights"),
-    'progressive student': (['progressive', 'student.py', '--teacher', 't.py=t.pth', '--work-dir', 'run'],
-                            "student config file 'student.py' does not exist"),
-    'train seed': (['train', 'cfg.py', '--work-dir', 'run', '--seed', '-1'], "argument --seed: must be >= 0, got -1"),
-    'experiment row': (['experiment', 'retinanet', '--work-root', 'runs'], "unknown row 'retinanet'; valid rows: "),
-    'data out': (['data', 'shapes', '--out', 'file/data'], "'file' is a file, not a directory"),
-    'command': (['distill', 'student.py'], "argument COMMAND: invalid choice: 'distill'"),
-}
-
-
-@pytest.mark.parametrize('case', list(BAD_INPUTS))
-def test_bad_input(case, tmp_path):
-    "Status 2, exactly one stderr line naming the problem, no traceback, nothing on stdout, no file touched."
-    torch.save({'state_dict': {'neck.w': torch.ones(1)}}, tmp_path / 'plain.pth')
-    (tmp_path / 'file').write_text('x')
-    before = tree(tmp_path)
-    args, expect = BAD_INPUTS[case]
-    out = mtpd(*args, cwd=tmp_path)
-    lines = out.stderr.splitlines()
-    assert out.returncode == 2, (out.returncode, out.stderr[-2000:])
-    assert len(lines) == 1 and lines[0].startswith('mtpd: error: ') and expect in lines[0], out.stderr[-2000:]
-    assert out.stdout == '' and 'Traceback' not in out.stderr
-    assert tree(tmp_path) == before
 
 
 # The work replaced after validation (a monkeypatch does not cross processes): export-student's checks pass on a

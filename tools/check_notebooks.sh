@@ -8,6 +8,9 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cp -r "$here/nbs" "$here/settings.ini" "$here/setup.py" "$here/pyproject.toml" "$here/README.md" "$here/tools" \
       "$here/requirements" "$tmp"/
 mkdir "$tmp/mtpd" && cp "$here/mtpd/__init__.py" "$tmp/mtpd/"
+# mtpd/notebooks is not exported: it links to nbs/tables, so the table notebooks ship in the package (and the wheel)
+[ "$(readlink "$here/mtpd/notebooks")" = ../nbs/tables ] || { echo "mtpd/notebooks must be a link to ../nbs/tables" >&2; exit 1; }
+ln -s ../nbs/tables "$tmp/mtpd/notebooks"
 (cd "$tmp" && nbdev_export && nbdev_clean)
 status=0
 if ! diff -r -x __pycache__ -x '*.egg-info' "$here/mtpd" "$tmp/mtpd" >"$tmp/export.diff"; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test commands (the environment first, through tools/env.sh):
 #   tools/run_tests.sh [PYTEST ARGS...]         `make test`, what CI runs: notebooks in sync with mtpd/ and clean,
-#                                               nbdev_test, then pytest -m "not gpu and not rehearsal" (the slow
+#                                               figures/smoke made by this code (mtpd reproduce --check), nbdev_test, then pytest -m "not gpu and not rehearsal" (the slow
 #                                               tests included; the one-row full-scale rehearsal is one of them)
 #   tools/run_tests.sh --fast [PYTEST ARGS...]  `make test-fast`: the sync check and pytest -m "not slow and not gpu"
 #                                               (no training, papermill, torchrun or wheel builds). Measured on
@@ -16,6 +16,8 @@ fast=0
 if [ "${1:-}" = --fast ]; then fast=1; shift; fi
 
 tools/check_notebooks.sh
+# the committed smoke tables are what this code makes (their provenance; no training): else regenerate them, make smoke
+mtpd reproduce --check --scale smoke
 if [ $fast = 1 ]; then
   pytest -q tests -m "not slow and not gpu and not rehearsal" "$@"
 else
