@@ -5,7 +5,7 @@
 # %% ../nbs/18_experiments.ipynb #68bb6c60
 from __future__ import annotations
 
-import hashlib, json, os
+import hashlib, json, os, time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,14 +18,15 @@ from .io import atomic_save, atomic_write_json, entry_lock, read_json
 from .manifest import code_fingerprint, read_manifest
 from .mechanisms import distill_loss, family_of, get_mechanism
 from .scales import cache_dir, get_scale
-from .stages import MODES, Stage, Teacher, plan, run_stages
+from .stages import MODES, Stage, Teacher, check_work_dir, plan, run_stages
 from .train import dry_run, train, evaluate
 from .weights import read_checkpoint
 
 # %% auto #0
 __all__ = ['default_cache_root', 'ensure_data', 'trained_detector', 'cached_teacher', 'trained_teacher', 'teacher_metrics',
            'teachers_of', 'pool_teacher', 'Experiment', 'run_label', 'experiment', 'experiment_stages',
-           'run_experiment', 'dry_run_experiment', 'distill_balance', 'experiment_dir', 'run_experiment_any']
+           'set_aside_stale', 'run_experiment', 'dry_run_experiment', 'distill_balance', 'experiment_dir',
+           'run_experiment_any']
 
 # %% ../nbs/18_experiments.ipynb #9a0c64cd
 def default_cache_root() -> Path:
@@ -204,6 +205,17 @@ def experiment_stages(row:str, scale:str, mode:str='progressive', weights:bool=F
     "The planned stages of `experiment(row, scale, mode, weights=weights, **kw)`, with the exact configs the run trains."
     return experiment(row, scale, mode, weights=weights, **kw).stages()
 
+def set_aside_stale(e:Experiment) -> Path|None:
+    "Move `e.work_dir` to `<row>/.replaced/` when it holds a run the stage runner would refuse for `e`; return where it went."
+    try: check_work_dir(e.student, e.teachers, e.work_dir, e.mechanism, e.mode, e.seed, None, e.loss)
+    except ValueError as err:
+        dest = e.work_dir.parent / '.replaced' / f"{e.work_dir.name}-{time.strftime('%Y%m%dT%H%M%S')}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(e.work_dir, dest)
+        print(f"[mtpd] {e.work_dir}: {err}; set aside in {dest}, running it again", flush=True)
+        return dest
+    return None
+
 def run_experiment(row:str, # a key of `zoo.ROWS`
                    scale:str, # 'smoke', 'mini' or 'full'
                    mode:str='progressive', # 'progressive', 'direct' or 'baseline'
@@ -226,6 +238,8 @@ def run_experiment(row:str, # a key of `zoo.ROWS`
         if is_main(): experiment(**kw)
         barrier()
     e = experiment(**kw)
+    if get_scale(scale).teacher_schedule is not None and is_main(): set_aside_stale(e)  # small scales: redo, keep the old
+    if distributed: barrier()
     return run_stages(e.student, e.teachers, e.work_dir, mechanism=mechanism, mode=mode, seed=seed, distributed=distributed,
                       distill_loss=e.loss)
 

@@ -18,17 +18,38 @@ def test_exactly_one_parameters_cell(name):
     assert len(tagged) == 1 and 'scale' in tagged[0].source
 
 
-@pytest.mark.parametrize('params,message', [(dict(scale='huge'), "scale='huge' must be one of smoke, mini, full"),
-                                            (dict(seeds='[1]'), "seeds='[1]' must be a non-empty list of ints >= 0 (papermill's -p"),
-                                            (dict(gpus=0), "gpus=0 must be an int >= 1"),
-                                            (dict(scale='full', data_root='/nonexistent/coco'), "is not a directory")])
+BAD_PARAMETERS = [  # (notebook, papermill parameters, the one-line message its first code cell raises)
+    ('main_results', dict(scale='huge'), "scale='huge' must be one of smoke, mini, full"),
+    ('main_results', dict(seeds='[1]'), "seeds='[1]' must be a non-empty list of ints >= 0 (papermill's -p"),
+    ('main_results', dict(gpus=0), "gpus=0 must be an int >= 1"),
+    ('main_results', dict(scale='full', data_root='/nonexistent/coco'), "is not a directory"),
+    ('main_results', dict(rows=['retinanet']), "rows=['retinanet'] must be None or a non-empty list of rows"),
+    ('direct_vs_progressive', dict(mechanisms=['kd']), "mechanisms=['kd'] must be a non-empty list of mechanisms"),
+    ('direct_vs_progressive', dict(rehearsal='False'), "rehearsal='False' must be True or False"),
+    ('teacher_order', dict(cap=0), "cap=0 must be an int >= 1"),
+    ('teacher_order', dict(probe_steps='10'), "probe_steps='10' must be None or an int >= 1"),
+    ('released', dict(students='retinanet_r50.pth'), "students='retinanet_r50.pth' must be a dict row -> checkpoint"),
+    ('report', dict(out_dir=3), "out_dir=3 must be a directory path (str) or None"),
+]
+
+
+@pytest.mark.parametrize('name,params,message', BAD_PARAMETERS, ids=[f"{n}-{next(iter(p))}" for n, p, _ in BAD_PARAMETERS])
 @pytest.mark.slow
-def test_bad_parameters_fail_clearly(params, message, tmp_path):
+def test_bad_parameters_fail_clearly(name, params, message, tmp_path):
+    "The first code cell refuses the parameter in one line naming it and what it must be; nothing is written."
     # also proves papermill injects the parameters (the defaults would run fine)
+    dirs = {k: str(tmp_path / k) for k in ('work_root', 'out_dir') if k not in params and k in _parameters(name)}
     with pytest.raises(pm.PapermillExecutionError) as e:
-        pm.execute_notebook(str(NBS / 'main_results.ipynb'), str(tmp_path / 'out.ipynb'), parameters=params,
-                            cwd=str(NBS), progress_bar=False, kernel_name='python3')
-    assert message in str(e.value)
+        pm.execute_notebook(str(NBS / f'{name}.ipynb'), str(tmp_path / 'out.ipynb'), parameters={**dirs, **params},
+                            cwd=str(tmp_path), progress_bar=False, kernel_name='python3')
+    assert message in str(e.value) and 'parameters(' in e.value.source, str(e.value)[:500]  # raised by a check cell, before any work
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['out.ipynb']
+
+
+def _parameters(name):
+    nb = nbformat.read(NBS / f'{name}.ipynb', as_version=4)
+    cell, = [c for c in nb.cells if 'parameters' in c.get('metadata', {}).get('tags', [])]
+    return {l.split('=')[0].strip() for l in cell.source.splitlines() if '=' in l}
 
 
 @pytest.fixture(scope='module')
