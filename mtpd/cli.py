@@ -5,7 +5,7 @@
 # %% ../nbs/23_cli.ipynb #bd6839c4
 from __future__ import annotations
 
-import argparse, ast, contextlib, json, sys
+import argparse, ast, contextlib, io, json, sys
 from pathlib import Path
 
 from .scales import SCALES
@@ -39,8 +39,16 @@ def _one_line(e:BaseException) -> str:
 @contextlib.contextmanager
 def user_input(*errors):
     "Validation: inside, the library's one-line errors (`CHECK_ERRORS`, or just `errors`) become `UserError`s."
-    try: yield
+    # What the checks print (torch.hub's "Downloading: ..." for a checkpoint URL) is held back: it reaches stdout
+    # when the input passes, and a refused input gets its one line and nothing else.
+    held = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(held): yield
+    except UserError: raise
     except (errors or CHECK_ERRORS) as e: raise UserError(_one_line(e)) from e
+    except BaseException:  # a bug: its traceback, after whatever the checks printed
+        sys.stdout.write(held.getvalue()); raise
+    sys.stdout.write(held.getvalue())
 
 # %% ../nbs/23_cli.ipynb #1771867f
 EXIT_HELP = ("exit status: 0 done; 2 bad input (one line, nothing written); 1 failed (one line for a diverged "
