@@ -648,8 +648,7 @@ def _reproduce(args):
     from mtpd.reproduce import TABLES, check_parameters, dry_run_tables, notebooks_dir, reproduce, tables_for
     from mtpd.scales import get_scale
     if args.check:
-        with user_input():
-            if args.dry_run: raise UserError("--check and --dry-run are two different checks; give one")
+        if args.dry_run: raise UserError("--check and --dry-run are two different checks; give one")
         return _check_tables(args)
     with user_input():
         zoo.check_choice('table', args.table, TABLES + ('all',))

@@ -5,7 +5,7 @@
 # %% ../nbs/02_manifest.ipynb #e6c282cc
 from __future__ import annotations
 
-import ast, importlib.metadata, importlib.util, json
+import ast, copy, functools, importlib.metadata, importlib.util, json
 from pathlib import Path
 
 from .io import atomic_write_json, read_json, sha256_text
@@ -101,8 +101,8 @@ def _version(dist:str) -> str|None:
     try: return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError: return None
 
-def code_fingerprint(training:bool=False) -> dict:
-    "The code that makes results now: digests of `RESULT_MODULES`, of the table notebooks and the `STACK` versions, with their sha256 (`training`: only what trains a model)."
+@functools.lru_cache(maxsize=None)
+def _fingerprint(training:bool) -> dict:
     pkg = package_dir()
     modules = {m: code_digest((pkg / f'{m}.py').read_text())[:16] for m in RESULT_MODULES
                if not (training and m in TABLE_MODULES)}
@@ -110,6 +110,12 @@ def code_fingerprint(training:bool=False) -> dict:
     notebooks = {} if training else {p.stem: code_digest(notebook_code(p))[:16] for p in sorted(nbs.glob('*.ipynb'))}
     fp = dict(modules=modules, notebooks=notebooks, stack={d: _version(d) for d in STACK})
     return dict(sha256=sha256_text(json.dumps(fp, sort_keys=True)), **fp)
+
+def code_fingerprint(training:bool=False) -> dict:
+    "The code that makes results now: digests of `RESULT_MODULES`, of the table notebooks and the `STACK` versions, with their sha256 (`training`: only what trains a model)."
+    # Once per process: every cached-teacher lookup and stage record asks, and the code a process runs does not change
+    # under it (a module edited meanwhile is not the one loaded). A copy, so that no caller edits the cached one.
+    return copy.deepcopy(_fingerprint(training))
 
 def code_changes(recorded:dict|None, now:dict|None=None) -> list[str]:
     "What differs between a `recorded` code fingerprint and `now`'s (default: the current code), e.g. ['mtpd/mgd.py', 'torch 2.12.0 -> 2.13.0']."
