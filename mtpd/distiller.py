@@ -5,7 +5,7 @@
 # %% ../nbs/14_distiller.ipynb #33668903
 from __future__ import annotations
 
-import inspect, logging
+import contextlib, inspect, logging
 from collections import OrderedDict
 
 import torch
@@ -22,7 +22,7 @@ from .configs import resolve_pretrained, without_init
 from .weights import read_checkpoint, fit_state, inherit_from_teacher, student_state_dict
 
 # %% auto #0
-__all__ = ['fpn_pairs', 'batch_inputs', 'DetectionDistiller']
+__all__ = ['TEACHER_PRECISIONS', 'fpn_pairs', 'batch_inputs', 'teacher_autocast', 'DetectionDistiller']
 
 # %% ../nbs/14_distiller.ipynb #91440dca
 def fpn_pairs(student:nn.Module, teacher:nn.Module, loss:dict|None=None) -> list[dict]:
@@ -60,6 +60,17 @@ def batch_inputs(loss:nn.Module) -> tuple:
     params = list(inspect.signature(loss.forward).parameters.values())[2:]
     return tuple(p.name for p in params if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
 
+# %% ../nbs/14_distiller.ipynb #a80caaa8
+TEACHER_PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+"The precisions a distiller's teacher can run its forward in, and the autocast dtype of each (None: no autocast)."
+
+def teacher_autocast(precision:str, # a key of `TEACHER_PRECISIONS`
+                     device_type:str, # 'cuda' or 'cpu': where the teacher runs
+                    ):
+    "The context the teacher's forward runs in: autocast to `precision`'s dtype, or nothing for fp32."
+    dtype = TEACHER_PRECISIONS[precision]
+    return contextlib.nullcontext() if dtype is None else torch.autocast(device_type, dtype=dtype)
+
 # %% ../nbs/14_distiller.ipynb #732d1fa1
 @DETECTORS.register_module(force=True)
 class DetectionDistiller(BaseDetector):
@@ -72,9 +83,14 @@ class DetectionDistiller(BaseDetector):
                  inherit_teacher:bool=False, # stage 1: start the student's neck/heads from the teacher
                  distill:list|None=None, # pairs: dict(student_module, teacher_module, loss[, name])
                  distill_loss:dict|None=None, # loss config for the default FPN pairs (default: MGD)
+                 teacher_precision:str='fp32', # the teacher's forward: 'fp32', or under autocast in 'bf16' or 'fp16'
                  train_cfg=None, test_cfg=None, # accepted for build_detector; the student's own are used
                  init_cfg=None):
         super().__init__(init_cfg)
+        if teacher_precision not in TEACHER_PRECISIONS:
+            raise ValueError(f"DetectionDistiller: unknown teacher_precision '{teacher_precision}'; choose one of "
+                             f"{', '.join(TEACHER_PRECISIONS)}")
+        self.teacher_precision = teacher_precision
         if student_ckpt and inherit_teacher:
             raise ValueError("DetectionDistiller: student_ckpt and inherit_teacher=True both given; later stages "
                              "start from the previous student and must not re-inherit from the teacher")
@@ -136,13 +152,15 @@ class DetectionDistiller(BaseDetector):
     def _captured(self, img, student_forward) -> tuple:
         "Run the teacher on `img` (no gradient) and `student_forward()`; return its output and the pairs' features."
         with self.recorders['student'].recording() as s, self.recorders['teacher'].recording() as t:
-            with torch.no_grad(): self._teacher.extract_feat(img)
+            with torch.no_grad(), teacher_autocast(self.teacher_precision, img.device.type):
+                self._teacher.extract_feat(img)
             out = student_forward()
             for p in self.pairs:
                 if p['name'] not in s or p['name'] not in t:
                     raise RuntimeError(f"DetectionDistiller: no feature captured for pair '{p['name']}' "
                                        f"({p['student_module']} / {p['teacher_module']}): is the module used in forward?")
-            feats = {p['name']: (s[p['name']], t[p['name']]) for p in self.pairs}
+            # a reduced-precision teacher's features reach the losses in the student's dtype (a no-op in fp32)
+            feats = {p['name']: (s[p['name']], t[p['name']].to(s[p['name']].dtype)) for p in self.pairs}
         return out, feats  # the recorders keep nothing between steps
 
     def forward_train(self, img, img_metas, **kwargs):

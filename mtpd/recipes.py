@@ -135,7 +135,8 @@ def training_config(model:dict, # an MMDetection `model=` (plain detector or Det
         checkpoint = dict(interval=s.checkpoint_interval, max_keep_ckpts=s.max_keep_ckpts)
         evaluation = dict(interval=1, metric=metric)
     else:
-        every = math.ceil(runner['max_iters'] / s.checkpoints)
+        # on a multiple of the accumulation: a checkpoint inside a cycle would lose its partial gradients (mtpd.resume)
+        every = batch.accumulation * math.ceil(runner['max_iters'] / s.checkpoints / batch.accumulation)
         checkpoint = dict(interval=every, by_epoch=False, max_keep_ckpts=s.max_keep_ckpts)
         evaluation = dict(interval=runner['max_iters'], metric=metric)
     optimizer = optimizer or s.optimizer

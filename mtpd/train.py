@@ -17,20 +17,23 @@ from mmcv.runner import HOOKS, Hook, CheckpointHook, master_only, get_dist_info
 from .configs import quiet_init, resolve_pretrained, student_of, with_mask, without_init
 from .heads import device_safe
 from .io import atomic_symlink
+from .resume import EXACT_RESUME, gather_random_states
 
 # %% auto #0
-__all__ = ['AtomicCheckpointHook', 'FiniteLossHook', 'ResumeHook', 'default_device', 'runnable_model', 'batch_of',
-           'prepare_config', 'latest_checkpoint', 'train', 'evaluate', 'random_batch', 'dry_run']
+__all__ = ['AtomicCheckpointHook', 'FiniteLossHook', 'default_device', 'runnable_model', 'batch_of', 'prepare_config',
+           'latest_checkpoint', 'train', 'evaluate', 'random_batch', 'dry_run']
 
 # %% ../nbs/16_train.ipynb #18f7fd5a
 @HOOKS.register_module(force=True)
 class AtomicCheckpointHook(CheckpointHook):
-    "`CheckpointHook` whose checkpoints and `latest.pth` link appear atomically."
-    @master_only
+    "`CheckpointHook` whose checkpoints and `latest.pth` link appear atomically, with every process's random states."
     def _save_checkpoint(self, runner):
+        states = gather_random_states()  # every rank takes part; rank 0 writes them all (mtpd.resume)
+        if get_dist_info()[0] != 0: return
         tmpl = self.args.get('filename_tmpl', 'epoch_{}.pth' if self.by_epoch else 'iter_{}.pth')
         step = runner.epoch + 1 if self.by_epoch else runner.iter + 1
-        args = {**self.args, 'filename_tmpl': '.tmp-' + tmpl, 'create_symlink': False}
+        args = {**self.args, 'filename_tmpl': '.tmp-' + tmpl, 'create_symlink': False,
+                'meta': {**(self.args.get('meta') or {}), 'random_states': states}}
         runner.save_checkpoint(self.out_dir, save_optimizer=self.save_optimizer, **args)
         name = tmpl.format(step)
         os.replace(osp.join(self.out_dir, args['filename_tmpl'].format(step)), osp.join(self.out_dir, name))
@@ -57,16 +60,6 @@ class FiniteLossHook(Hook):
         raise FloatingPointError(f"{self.run_name}: non-finite loss at iteration {runner.iter + 1} "
                                  f"({', '.join(bad) or 'loss'}); last good checkpoint: {last}. Lower the learning "
                                  "rate or the distillation weight, then resume")
-
-# %% ../nbs/16_train.ipynb #47ec4696
-@HOOKS.register_module(force=True)
-class ResumeHook(Hook):
-    "Resume the runner from `checkpoint` (weights, optimizer, iteration) before training starts."
-    def __init__(self, checkpoint:str): self.checkpoint = checkpoint
-    def before_run(self, runner):
-        from mmcv.runner import IterBasedRunner
-        runner.resume(self.checkpoint, map_location='cpu')
-        if isinstance(runner, IterBasedRunner): runner._iter += 1; runner._inner_iter += 1
 
 # %% ../nbs/16_train.ipynb #5d33861c
 def default_device() -> str: return 'cuda' if torch.cuda.is_available() else 'cpu'
@@ -99,6 +92,7 @@ def prepare_config(cfg:Config, work_dir, seed:int=0, run_name:str|None=None, dev
     ck = dict(cfg.get('checkpoint_config') or dict(interval=1))
     ck['type'] = 'AtomicCheckpointHook'
     cfg.checkpoint_config = ck
+    if (cfg.get('runner') or {}).get('type') in EXACT_RESUME: cfg.runner.setdefault('constructor', 'ExactResumeRunnerConstructor')
     hooks = [h for h in cfg.get('custom_hooks', []) if h.get('type') != 'FiniteLossHook']
     cfg.custom_hooks = hooks + [dict(type='FiniteLossHook', run_name=run_name or osp.basename(str(work_dir)),
                                      priority='VERY_HIGH')]
@@ -138,8 +132,7 @@ def train(cfg:Config, # a full MMDetection config (model, data, schedule, runtim
                 config=cfg.pretty_text)
     cfg.checkpoint_config.meta = dict(CLASSES=datasets[0].CLASSES)
     if (last := latest_checkpoint(cfg.work_dir)) is not None:
-        cfg.resume_from = None
-        cfg.custom_hooks.append(dict(type='ResumeHook', checkpoint=str(last), priority='HIGHEST'))
+        cfg.resume_from = str(last)  # train_detector resumes the runner before it runs (mtpd.resume)
         logger.info(f"resuming from {last}")
     train_detector(model, datasets, cfg, distributed=distributed, validate=validate, timestamp=timestamp, meta=meta)
     if distributed:  # rank 0 writes the checkpoints: every rank returns the final one
