@@ -735,6 +735,47 @@ def _add_sweep(sub):
     sw.add_argument('--data-root', help="where the shapes datasets live (default: the scale's, under $MTPD_CACHE)")
     sw.set_defaults(func=_sweep)
 
+# %% ../nbs/23_cli.ipynb #175849cf
+def _bench(args):
+    from mtpd.bench import bench_notebook, check_bench_parameters
+    params = dict(models=args.models, rows=args.rows, mechanisms=args.mechanisms, stage=args.stage, device=args.device,
+                  size=args.size, images=args.images, warmup=args.warmup, repeats=args.repeats, out_dir=args.out_dir)
+    with user_input():
+        check_bench_parameters(**params)
+        if args.device == 'cuda' and not _cuda():
+            raise UserError("--device cuda: torch sees no CUDA device on this host; use --device cpu")
+        if args.out_dir: _directory(args.out_dir, '--out-dir')
+        if args.work_dir: _directory(args.work_dir, '--work-dir')
+    out = bench_notebook(work_root=args.work_dir, **params)
+    print(f"[mtpd] benchmark: executed notebook {out}")
+
+def _cuda() -> bool:
+    import torch
+    return torch.cuda.is_available()
+
+@command
+def _add_bench(sub):
+    b = sub.add_parser('bench', help="what a distillation step costs: its parts, their time and memory", epilog=EXIT_HELP,
+                       description="Time the student's step, the teacher's forward, the distillation losses and the "
+                                   "distillation step on one batch, with their peak memory, for the models the stage "
+                                   "runner trains; then the teacher's forward in inference mode and half precision. "
+                                   "Executes the benchmark notebook with papermill and writes bench_DEVICE and "
+                                   "bench_teacher_DEVICE (Markdown and JSON) to --out-dir.")
+    b.add_argument('--models', nargs='+', default=['mini', 'full'], choices=['mini', 'full'],
+                   help="mini: the mini scale's models on its batch; full: the paper's (default: both)")
+    b.add_argument('--rows', nargs='+', metavar='ROW', help="paper rows (default: one per family)")
+    b.add_argument('--mechanisms', nargs='+', metavar='MECHANISM', help="default: mgd cwd fgd")
+    b.add_argument('--stage', type=int, default=1, choices=[1, 2], help="the stage whose distiller is measured (default: 1)")
+    b.add_argument('--device', choices=['cpu', 'cuda'], help="default: cuda when there is one")
+    b.add_argument('--size', type=_number(int, 32), nargs=2, metavar=('HEIGHT', 'WIDTH'),
+                   help="the full-size models' images (default: 512 512 on a CPU, 800 1344 on a GPU)")
+    b.add_argument('--images', type=_number(int, 1), default=2, help="images per batch of the full-size models (default: 2)")
+    b.add_argument('--warmup', type=_number(int, 0), default=1, help="untimed calls first (default: 1)")
+    b.add_argument('--repeats', type=_number(int, 1), default=3, help="timed calls; the median is reported (default: 3)")
+    b.add_argument('--out-dir', help="where the tables go (default: figures/bench in the checkout)")
+    b.add_argument('--work-dir', help="where the executed notebook goes (default: runs/bench in the checkout)")
+    b.set_defaults(func=_bench)
+
 # %% ../nbs/23_cli.ipynb #9cf3b74a
 #| eval: false
 if __name__ == '__main__': sys.exit(main())

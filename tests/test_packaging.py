@@ -31,7 +31,7 @@ def test_wheel_installs_and_imports_without_nbdev(installed_wheel, tmp_path):
     names = zipfile.ZipFile(whl).namelist()
     assert {'mtpd/mgd.py', 'mtpd/distiller.py', 'mtpd/weights.py', 'mtpd/cli.py'} <= set(names)
     assert {f'mtpd/notebooks/{n}.ipynb' for n in ('main_results', 'direct_vs_progressive', 'teacher_order', 'released',
-                                                  'report')} <= set(names)
+                                                  'report', 'benchmark')} <= set(names)
     meta = next(zipfile.ZipFile(whl).read(n).decode() for n in names if n.endswith('METADATA'))
     requires = [l for l in meta.splitlines() if l.startswith('Requires-Dist:') and 'extra ==' not in l]
     assert not any('nbdev' in r or 'fastcore' in r for r in requires), requires

@@ -30,6 +30,7 @@ BAD_PARAMETERS = [  # (notebook, papermill parameters, the one-line message its 
     ('teacher_order', dict(probe_steps='10'), "probe_steps='10' must be None or an int >= 1"),
     ('released', dict(students='retinanet_r50.pth'), "students='retinanet_r50.pth' must be a dict row -> checkpoint"),
     ('report', dict(out_dir=3), "out_dir=3 must be a directory path (str) or None"),
+    ('benchmark', dict(repeats='3'), "benchmark parameter repeats='3' must be an int >= 1"),
 ]
 
 

@@ -25,5 +25,5 @@ else
   # two notebooks at a time, one thread each: no oversubscription on 2 cores. MTPD_ENV: a notebook that runs
   # tools/setup_env.sh finds this environment, not one under the temporary MTPD_CACHE.
   MTPD_CACHE=$cache MTPD_ENV=$MTPD_VENV OMP_NUM_THREADS=1 nbdev_test --n_workers 2
-  pytest -q tests -m "not gpu and not rehearsal" "$@"
+  pytest -q --durations=30 tests -m "not gpu and not rehearsal" "$@"
 fi
