@@ -503,6 +503,15 @@ def _experiment(args):
         for d, what in ((args.work_root, '--work-root'), (args.cache_root, '--cache-root')):
             if d: _directory(d, what)
         _check_launch(args)
+        if args.teachers_only and (scale.teacher_schedule is None or args.dry_run):
+            raise UserError("--teachers-only trains the teachers of a small scale (smoke, mini), without --dry-run; at "
+                            "full scale they come from the model zoo or --teacher-ckpt")
+    if args.teachers_only:
+        from mtpd.experiments import ensure_data, teachers_of
+        ensure_data(scale.name, args.data_root)
+        for t in teachers_of(args.row, scale.name, args.data_root, args.cache_root):
+            print(f"[mtpd] {args.row}: teacher {t.name} {t.checkpoint}")
+        return
     kw = dict(seed=args.seed, work_root=args.work_root, data_root=args.data_root, cache_root=args.cache_root,
               teacher_ckpts=ckpts, mechanism=args.mechanism, batch_policy=args.batch_policy, rehearsal=args.rehearsal)
     if args.dry_run:
@@ -527,6 +536,8 @@ def _add_experiment(sub):
     ex.add_argument('--data-root', help="COCO root (full) or shapes cache (small scales)")
     ex.add_argument('--cache-root', help="where small-scale teachers are cached (default: $MTPD_CACHE/experiments)")
     ex.add_argument('--teacher-ckpt', action='append', help="checkpoint of teacher 1, then of teacher 2 (full scale)")
+    ex.add_argument('--teachers-only', action='store_true',
+                    help="small scales: train (or find cached) the row's teachers, print their checkpoints and stop")
     _full_scale_opts(ex)
     _launch_opts(ex)
     ex.set_defaults(func=_experiment)
@@ -665,6 +676,9 @@ def _reproduce(args):
             tables_for(scale.name, tables, args.rehearsal, students)
             if scale.teacher_schedule is None and not args.rehearsal: _zoo_teachers(args.rows, ckpts)
         notebooks_dir()
+        if args.jobs > 1:
+            from mtpd.jobs import slots
+            slots(args.jobs, args.gpus)  # enough GPUs for the jobs, on a GPU host
         for d, what in ((args.work_root, '--work-root'), (args.out_dir, '--out-dir')):
             if d: _directory(d, what)
     if args.dry_run:
@@ -673,7 +687,7 @@ def _reproduce(args):
         return
     reproduce(tables, scale=args.scale, work_root=args.work_root, data_root=args.data_root, out_dir=args.out_dir,
               gpus=args.gpus, seeds=args.seeds, rows=args.rows, teacher_ckpts=ckpts, batch_policy=args.batch_policy,
-              rehearsal=args.rehearsal, students=students, mechanisms=args.mechanisms)
+              rehearsal=args.rehearsal, students=students, mechanisms=args.mechanisms, jobs=args.jobs)
 
 @command
 def _add_reproduce(sub):
@@ -694,6 +708,9 @@ def _add_reproduce(sub):
     rp.add_argument('--students', nargs='+', metavar='ROW=CKPT', help="the released table: the authors' students to evaluate")
     rp.add_argument('--mechanisms', nargs='+', metavar='MECHANISM',
                     help=f"the direct-vs-progressive table's mechanisms (default: all, {' '.join(MECHANISMS)})")
+    rp.add_argument('--jobs', type=_number(int, 1), default=1, metavar='N',
+                    help="first run the tables' teachers, then their experiments, N at a time, each on its share of "
+                         "the cores (or its --gpus GPUs); logs in WORK_ROOT/jobs (default: 1, everything in the notebooks)")
     rp.add_argument('--check', action='store_true',
                     help="train nothing: say which tables in OUT_DIR the current code no longer makes (status 1 if any)")
     _full_scale_opts(rp, 'run every table, the report and the figures')

@@ -17,7 +17,8 @@ from .io import read_json
 
 # %% auto #0
 __all__ = ['TABLES', 'REPORT', 'FAMILY_ROWS', 'tables_for', 'checkout_root', 'default_dirs', 'notebooks_dir', 'check_parameters',
-           'check_table_parameters', 'reproduce', 'check_tables', 'table_experiments', 'dry_run_tables']
+           'check_table_parameters', 'reproduce', 'check_tables', 'table_experiments', 'dry_run_tables',
+           'reproduction_jobs']
 
 # %% ../nbs/20_reproduce.ipynb #45a78f88
 TABLES = ('main_results', 'direct_vs_progressive', 'teacher_order', 'released')
@@ -124,6 +125,7 @@ def reproduce(tables:list[str]|None=None, # table notebooks to run (default: all
               rehearsal:bool=False, # rehearse the full scale (`mtpd.rehearsal`)
               students:dict|None=None, # row -> a released student's checkpoint (the `released` table)
               mechanisms:list|None=None, # the direct-vs-progressive table's mechanisms (default: all of MECHANISMS)
+              jobs:int=1, # >1: first run the tables' teachers and experiments this many at a time (`reproduction_jobs`)
              ) -> dict:
     "Execute the table notebooks with papermill, then the report; return {notebook: executed path}."
     import papermill as pm
@@ -136,6 +138,13 @@ def reproduce(tables:list[str]|None=None, # table notebooks to run (default: all
     params = dict(scale=scale, work_root=str(work_root), data_root=None if data_root is None else str(data_root),
                   out_dir=str(out_dir), gpus=gpus, seeds=seeds, rows=rows, teacher_ckpts=teacher_ckpts or {},
                   batch_policy=batch_policy, rehearsal=rehearsal)
+    if jobs > 1:  # the independent work side by side first; the notebooks then find it done
+        from mtpd.jobs import run_jobs
+        if not rehearsal:
+            from mtpd.experiments import ensure_data
+            ensure_data(scale, data_root)  # once, before the jobs that read it
+        run_jobs(reproduction_jobs(tables, scale, seeds, rows, mechanisms, work_root, data_root, teacher_ckpts, batch_policy,
+                                   gpus, rehearsal), jobs, work_root / 'jobs', gpus_per_job=gpus)
     executed = {}
     todo = tables + ([REPORT] if report else [])
     bar = tqdm(todo, desc=f'reproduce ({scale})', unit='notebook', disable=not progress)
@@ -214,4 +223,32 @@ def dry_run_tables(tables:list|None=None, scale:str='smoke', rows:list|None=None
                 out.append(rec)
                 what = mode if mode == 'baseline' else f'{mode} {mech}'
                 log(f"{table}: {row} {what} {st.title}: forward_train ok, loss {losses['loss']:.3f} ({len(losses)} terms)")
+    return out
+
+# %% ../nbs/20_reproduce.ipynb #5c400e1a
+def _cli() -> list[str]:
+    import sys
+    return [sys.executable, '-m', 'mtpd.cli']  # the `mtpd` command of this interpreter and this mtpd
+
+def reproduction_jobs(tables:list, scale:str, seeds:list, rows:list|None=None, mechanisms:list|None=None, work_root=None,
+                      data_root=None, teacher_ckpts:dict|None=None, batch_policy:str='accumulate', gpus:int=1,
+                      rehearsal:bool=False) -> list:
+    "The `mtpd.jobs.Job`s of `tables`: each small-scale row's teachers (phase 0), then every experiment for its seeds (phase 1)."
+    from mtpd.jobs import Job
+    exps = []
+    for t in tables:
+        for row, mode, mech in table_experiments(t, scale, rows, mechanisms):
+            exps += [(row, mode, mech, seed) for seed in (seeds[:1] if t == 'main_results' else seeds)]
+    exps = list(dict.fromkeys(exps))
+    common = ['--scale', scale, *(['--data-root', str(data_root)] if data_root is not None else [])]
+    out = []
+    if get_scale(scale).teacher_schedule is not None:  # small scales train their teachers, once per row
+        for row in dict.fromkeys(r for r, mode, _, _ in exps if mode != 'baseline'):
+            out.append(Job(f'{row}-teachers', [*_cli(), 'experiment', row, *common, '--teachers-only'], phase=0))
+    for row, mode, mech, seed in exps:
+        ckpts = [a for c in (teacher_ckpts or {}).get(row) or [] for a in ('--teacher-ckpt', str(c))]
+        cmd = [*_cli(), 'experiment', row, *common, '--mode', mode, '--mechanism', mech, '--seed', str(seed),
+               '--work-root', str(work_root), '--batch-policy', batch_policy, *ckpts,
+               *(['--gpus', str(gpus)] if gpus > 1 else []), *(['--rehearsal'] if rehearsal else [])]
+        out.append(Job(f'{row}-{mode}-{mech}-seed{seed}', cmd, phase=1))
     return out

@@ -1,0 +1,29 @@
+"""`mtpd reproduce --jobs 2`: the teachers, then the experiments, two at a time on a core each; the notebook finds them done."""
+import json, subprocess
+
+import nbformat
+import pytest
+
+from conftest import run_env
+
+pytestmark = pytest.mark.slow  # trains a smoke row's teachers and students
+
+
+def test_jobs_run_the_work_and_the_notebook_finds_it_done(tmp_path):
+    work, out = tmp_path / 'runs', tmp_path / 'figures'
+    r = subprocess.run(['mtpd', 'reproduce', '--scale', 'smoke', '--table', 'main_results', '--rows', 'retinanet_r101_x101',
+                        '--jobs', '2', '--work-root', work, '--out-dir', out, '--data-root', tmp_path / 'data'],
+                       capture_output=True, text=True, env=run_env())
+    assert r.returncode == 0, r.stderr[-3000:]
+    names = ['retinanet_r101_x101-teachers', 'retinanet_r101_x101-progressive-mgd-seed0', 'retinanet_r101_x101-baseline-mgd-seed0']
+    assert sorted(p.stem for p in (work / 'jobs').glob('*.log')) == sorted(names)
+    for n in names:  # every job started on its own core and ended well
+        assert f'[mtpd] job {n}: started on cores ' in r.stdout and f'[mtpd] job {n}: done in ' in r.stdout, r.stdout[-3000:]
+    assert '[mtpd] jobs: 3 done in' in r.stdout
+    # the notebook trained nothing: each of its experiments was done, stage by stage
+    nb = nbformat.read(work / 'notebooks' / 'main_results.ipynb', as_version=4)
+    text = '\n'.join(o.get('text', '') for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', [])
+                     if o.get('output_type') == 'stream')
+    assert text.count('already done') == 3 and 'resuming' not in text, text[-3000:]
+    rows = json.loads((out / 'main_results.json').read_text())['rows']
+    assert [x['row'] for x in rows if x.get('row') == 'retinanet_r101_x101'], rows
