@@ -11,9 +11,9 @@ from pathlib import Path
 from .io import atomic_write_json, read_json, sha256_text
 
 # %% auto #0
-__all__ = ['MANIFEST', 'RESULT_MODULES', 'TABLE_MODULES', 'STACK', 'manifest_path', 'load_manifest', 'read_manifest',
-           'new_manifest', 'stage_record', 'with_stage', 'without_stage', 'write_manifest', 'package_dir',
-           'code_digest', 'notebook_code', 'code_fingerprint', 'code_changes', 'final_ap', 'stage_aps',
+__all__ = ['MANIFEST', 'RESULT_MODULES', 'TABLE_MODULES', 'NOT_TABLES', 'STACK', 'manifest_path', 'load_manifest',
+           'read_manifest', 'new_manifest', 'stage_record', 'with_stage', 'without_stage', 'write_manifest',
+           'package_dir', 'code_digest', 'notebook_code', 'code_fingerprint', 'code_changes', 'final_ap', 'stage_aps',
            'metric_summary']
 
 # %% ../nbs/02_manifest.ipynb #9e6359cb
@@ -71,6 +71,9 @@ RESULT_MODULES = ('compat', 'mgd', 'cwd', 'fgd', 'mechanisms', 'configs', 'heads
 TABLE_MODULES = ('tables', 'order')
 "Of those, the ones that make tables from runs (the teacher-order probe included) and train no stage or teacher."
 
+NOT_TABLES = ('benchmark',)
+"Notebooks beside the table notebooks (nbs/tables, shipped with them) that make no table: not part of the fingerprint."
+
 STACK = ('torch', 'torchvision', 'mmcv-full', 'mmdet', 'numpy', 'pycocotools')
 "The libraries whose versions are part of a result's fingerprint."
 
@@ -107,7 +110,8 @@ def _fingerprint(training:bool) -> dict:
     modules = {m: code_digest((pkg / f'{m}.py').read_text())[:16] for m in RESULT_MODULES
                if not (training and m in TABLE_MODULES)}
     nbs = pkg / 'notebooks'  # the table notebooks: a link to nbs/tables in a checkout, a copy in the wheel
-    notebooks = {} if training else {p.stem: code_digest(notebook_code(p))[:16] for p in sorted(nbs.glob('*.ipynb'))}
+    notebooks = {} if training else {p.stem: code_digest(notebook_code(p))[:16] for p in sorted(nbs.glob('*.ipynb'))
+                                     if p.stem not in NOT_TABLES}
     fp = dict(modules=modules, notebooks=notebooks, stack={d: _version(d) for d in STACK})
     return dict(sha256=sha256_text(json.dumps(fp, sort_keys=True)), **fp)
 
