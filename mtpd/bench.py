@@ -205,8 +205,9 @@ def bench_tables(models:list=BENCH_MODELS, # a subset of `BENCH_MODELS`
                  images:int=2, # images per batch of the full-size models
                  warmup:int=1, repeats:int=3,
                  out_dir=None, # where the tables go (default: figures/bench of the checkout, or ./figures/bench)
+                 name:str='bench', # the tables are NAME_<device> and NAME_teacher_<device>
                  log=print) -> dict:
-    "Measure, then write `bench_<device>` and `bench_teacher_<device>` to `out_dir`; return their rows and paths."
+    "Measure, then write `<name>_<device>` and `<name>_teacher_<device>` to `out_dir`; return their rows and paths."
     from mtpd.experiments import experiment_stages
     from mtpd.mechanisms import MECHANISMS
     from mtpd.reproduce import FAMILY_ROWS, checkout_root
@@ -234,18 +235,18 @@ def bench_tables(models:list=BENCH_MODELS, # a subset of `BENCH_MODELS`
     meta = dict(device=device, device_name=device_name(device), stage=stage, warmup=warmup, repeats=repeats,
                 torch=torch.__version__)
     on = f"{meta['device_name']}; medians of {repeats} after {warmup} warm-up, one process"
-    paths = write_table(f'bench_{device}', steps, out_dir, title=f'What a distillation step costs ({device})',
+    paths = write_table(f'{name}_{device}', steps, out_dir, title=f'What a distillation step costs ({device})',
                         note=f"Times in s, peak memory in MiB above what was in use before the part. ratio = distill / "
                              f"(student + teacher + losses); memory_ok: distill <= student + teacher. {on}.",
                         meta=meta, digits=3)
-    paths += write_table(f'bench_teacher_{device}', teachers, out_dir,
+    paths += write_table(f'{name}_teacher_{device}', teachers, out_dir,
                          title=f"The teacher's forward: inference mode and half precision ({device})",
                          note=f"Times in s; *_error: relative L2 error of the features against fp32 (worst FPN level). {on}.",
                          meta=meta, digits=4)
     return dict(steps=steps, teachers=teachers, paths=[str(p) for p in paths])
 
 # %% ../nbs/24_bench.ipynb #3965c180
-def check_bench_parameters(models, rows, mechanisms, stage, device, size, images, warmup, repeats, out_dir):
+def check_bench_parameters(models, rows, mechanisms, stage, device, size, images, warmup, repeats, out_dir, name='bench'):
     "A one-line `ValueError` for the first benchmark parameter of the wrong type or out of range, before any work."
     from mtpd.mechanisms import MECHANISMS
     from mtpd.zoo import ROWS
@@ -263,7 +264,9 @@ def check_bench_parameters(models, rows, mechanisms, stage, device, size, images
                                               and all(is_int(x, 32) for x in size)), "None or [height, width], ints >= 32"),
               ('images', images, is_int(images, 1), "an int >= 1"), ('warmup', warmup, is_int(warmup, 0), "an int >= 0"),
               ('repeats', repeats, is_int(repeats, 1), "an int >= 1"),
-              ('out_dir', out_dir, out_dir is None or isinstance(out_dir, str), "a directory path (str) or None")]
+              ('out_dir', out_dir, out_dir is None or isinstance(out_dir, str), "a directory path (str) or None"),
+              ('name', name, isinstance(name, str) and name.replace('_', '').replace('-', '').isalnum(),
+               "a name of letters, digits, - and _ (it names the table files)")]
     for name, value, ok, what in checks:
         if not ok: raise ValueError(f"benchmark parameter {name}={value!r} must be {what}")
 
@@ -275,10 +278,10 @@ def bench_notebook(work_root=None, # where the executed notebook goes (default: 
     check_bench_parameters(**{k: params.get(k, v) for k, v in _DEFAULTS.items()})
     work_root = Path(work_root) if work_root is not None else (checkout_root() or Path.cwd()) / 'runs' / 'bench'
     work_root.mkdir(parents=True, exist_ok=True)
-    out = work_root / f"benchmark-{params.get('device') or ('cuda' if torch.cuda.is_available() else 'cpu')}.ipynb"
+    out = work_root / f"{params.get('name', 'bench')}-{params.get('device') or ('cuda' if torch.cuda.is_available() else 'cpu')}.ipynb"
     pm.execute_notebook(str(notebooks_dir() / 'benchmark.ipynb'), str(out), parameters=params, kernel_name='python3',
                         cwd=str(Path.cwd()), progress_bar=False, log_output=True)
     return out
 
 _DEFAULTS = dict(models=list(BENCH_MODELS), rows=None, mechanisms=None, stage=1, device=None, size=None, images=2,
-                 warmup=1, repeats=3, out_dir=None)
+                 warmup=1, repeats=3, out_dir=None, name='bench')

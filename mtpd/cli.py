@@ -756,7 +756,8 @@ def _add_sweep(sub):
 def _bench(args):
     from mtpd.bench import bench_notebook, check_bench_parameters
     params = dict(models=args.models, rows=args.rows, mechanisms=args.mechanisms, stage=args.stage, device=args.device,
-                  size=args.size, images=args.images, warmup=args.warmup, repeats=args.repeats, out_dir=args.out_dir)
+                  size=args.size, images=args.images, warmup=args.warmup, repeats=args.repeats, out_dir=args.out_dir,
+                  name=args.name)
     with user_input():
         check_bench_parameters(**params)
         if args.device == 'cuda' and not _cuda():
@@ -776,8 +777,8 @@ def _add_bench(sub):
                        description="Time the student's step, the teacher's forward, the distillation losses and the "
                                    "distillation step on one batch, with their peak memory, for the models the stage "
                                    "runner trains; then the teacher's forward in inference mode and half precision. "
-                                   "Executes the benchmark notebook with papermill and writes bench_DEVICE and "
-                                   "bench_teacher_DEVICE (Markdown and JSON) to --out-dir.")
+                                   "Executes the benchmark notebook with papermill and writes NAME_DEVICE and "
+                                   "NAME_teacher_DEVICE (Markdown and JSON) to --out-dir.")
     b.add_argument('--models', nargs='+', default=['mini', 'full'], choices=['mini', 'full'],
                    help="mini: the mini scale's models on its batch; full: the paper's (default: both)")
     b.add_argument('--rows', nargs='+', metavar='ROW', help="paper rows (default: one per family)")
@@ -791,6 +792,7 @@ def _add_bench(sub):
     b.add_argument('--repeats', type=_number(int, 1), default=3, help="timed calls; the median is reported (default: 3)")
     b.add_argument('--out-dir', help="where the tables go (default: figures/bench in the checkout)")
     b.add_argument('--work-dir', help="where the executed notebook goes (default: runs/bench in the checkout)")
+    b.add_argument('--name', default='bench', help="the tables are NAME_DEVICE and NAME_teacher_DEVICE (default: bench)")
     b.set_defaults(func=_bench)
 
 # %% ../nbs/23_cli.ipynb #9cf3b74a

@@ -14,7 +14,7 @@ def test_bench_writes_both_tables(tmp_path):
                         '--warmup', '0', '--repeats', '1', '--device', 'cpu', '--out-dir', out, '--work-dir', work],
                        capture_output=True, text=True, env=run_env())
     assert r.returncode == 0, r.stderr[-3000:]
-    assert (work / 'benchmark-cpu.ipynb').is_file() and 'executed notebook' in r.stdout
+    assert (work / 'bench-cpu.ipynb').is_file() and 'executed notebook' in r.stdout
     steps = json.loads((out / 'bench_cpu.json').read_text())
     assert [(x['models'], x['mechanism']) for x in steps['rows']] == [('mini', 'fgd')]  # FGD: the mechanism with the most batch inputs
     for x in steps['rows']:
