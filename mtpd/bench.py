@@ -164,11 +164,16 @@ def teacher_options(cfg, # a distillation stage's config
     out = dict(no_grad_s=time_part(forward('fp32'), device, warmup, repeats)['s'],
                inference_mode_s=time_part(forward('fp32', torch.inference_mode), device, warmup, repeats)['s'])
     ref = {k: t for k, (s, t) in det.feature_pairs(img).items()}
+    out['unsupported'] = ''
     for p in ('bf16', 'fp16'):
-        out[f'{p}_s'] = time_part(forward(p), device, warmup, repeats)['s']
-        det.teacher_precision = p
-        low = {k: t for k, (s, t) in det.feature_pairs(img).items()}
-        out[f'{p}_error'] = max(((low[k].float() - ref[k]).norm() / ref[k].norm()).item() for k in ref)
+        try:
+            out[f'{p}_s'] = time_part(forward(p), device, warmup, repeats)['s']
+            det.teacher_precision = p
+            low = {k: t for k, (s, t) in det.feature_pairs(img).items()}
+            out[f'{p}_error'] = max(((low[k].float() - ref[k]).norm() / ref[k].norm()).item() for k in ref)
+        except (NotImplementedError, RuntimeError) as e:  # e.g. mmcv's CPU deformable conv has no bf16 kernel
+            out[f'{p}_s'] = out[f'{p}_error'] = None
+            out['unsupported'] += f"{p}: {str(e).splitlines()[0][:80]}; "
     return out
 
 # %% ../nbs/24_bench.ipynb #fdd2e1a0
