@@ -133,9 +133,10 @@ def measure(cfg, # a distillation stage's config (`Stage.config`)
     def teacher_forward():
         with torch.no_grad(), teacher_autocast(precision, device): teacher.extract_feat(img)
 
-    batch = dict(gt, img_metas=metas)
-    pairs = [(p['name'], s.detach().requires_grad_(), t, {k: batch[k] for k in p['inputs']})
-             for p in det.pairs for s, t in [det.feature_pairs(img)[p['name']]]]
+    batch, feats = dict(gt, img_metas=metas), det.feature_pairs(img)  # one forward of both models for all pairs
+    pairs = [(p['name'], feats[p['name']][0].detach().requires_grad_(), feats[p['name']][1],
+              {k: batch[k] for k in p['inputs']}) for p in det.pairs]
+    del feats
     def losses():  # forward and backward of the losses alone, on features the student made once
         sum(det.distill_losses[name](s, t, **kw) for name, s, t, kw in pairs).backward()
         for _, s, _, _ in pairs: s.grad = None
