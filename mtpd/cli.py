@@ -676,7 +676,7 @@ def _reproduce(args):
             tables_for(scale.name, tables, args.rehearsal, students)
             if scale.teacher_schedule is None and not args.rehearsal: _zoo_teachers(args.rows, ckpts)
         notebooks_dir()
-        if args.jobs > 1:
+        if (args.jobs or 1) > 1:
             from mtpd.jobs import slots
             slots(args.jobs, args.gpus)  # enough GPUs for the jobs, on a GPU host
         for d, what in ((args.work_root, '--work-root'), (args.out_dir, '--out-dir')):
@@ -708,9 +708,10 @@ def _add_reproduce(sub):
     rp.add_argument('--students', nargs='+', metavar='ROW=CKPT', help="the released table: the authors' students to evaluate")
     rp.add_argument('--mechanisms', nargs='+', metavar='MECHANISM',
                     help=f"the direct-vs-progressive table's mechanisms (default: all, {' '.join(MECHANISMS)})")
-    rp.add_argument('--jobs', type=_number(int, 1), default=1, metavar='N',
+    rp.add_argument('--jobs', type=_number(int, 1), metavar='N',
                     help="first run the tables' teachers, then their experiments, N at a time, each on its share of "
-                         "the cores (or its --gpus GPUs); logs in WORK_ROOT/jobs (default: 1, everything in the notebooks)")
+                         "the cores (or its --gpus GPUs); logs in WORK_ROOT/jobs; 1: everything in the notebooks "
+                         "(default: one per core at smoke and mini, whose runs use one thread each; 1 at full)")
     rp.add_argument('--check', action='store_true',
                     help="train nothing: say which tables in OUT_DIR the current code no longer makes (status 1 if any)")
     _full_scale_opts(rp, 'run every table, the report and the figures')

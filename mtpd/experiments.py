@@ -15,7 +15,7 @@ from . import recipes, rehearsal as rh, zoo
 from .data import dataset_digest, ensure_shapes, shapes_dir
 from .dist import barrier, get_world_size, is_main, run_on
 from .io import atomic_save, atomic_write_json, entry_lock, read_json
-from .manifest import code_fingerprint, read_manifest
+from .manifest import code_fingerprint, load_manifest, read_manifest
 from .mechanisms import distill_loss, family_of, get_mechanism
 from .scales import cache_dir, get_scale
 from .stages import MODES, Stage, Teacher, check_work_dir, plan, run_stages
@@ -25,8 +25,8 @@ from .weights import read_checkpoint
 # %% auto #0
 __all__ = ['default_cache_root', 'ensure_data', 'trained_detector', 'cached_teacher', 'trained_teacher', 'teacher_metrics',
            'teachers_of', 'pool_teacher', 'Experiment', 'run_label', 'experiment', 'experiment_stages',
-           'set_aside_stale', 'run_experiment', 'dry_run_experiment', 'distill_balance', 'experiment_dir',
-           'run_experiment_any']
+           'trained_by_other_code', 'set_aside_stale', 'run_experiment', 'dry_run_experiment', 'distill_balance',
+           'experiment_dir', 'run_experiment_any']
 
 # %% ../nbs/18_experiments.ipynb #9a0c64cd
 def default_cache_root() -> Path:
@@ -205,9 +205,18 @@ def experiment_stages(row:str, scale:str, mode:str='progressive', weights:bool=F
     "The planned stages of `experiment(row, scale, mode, weights=weights, **kw)`, with the exact configs the run trains."
     return experiment(row, scale, mode, weights=weights, **kw).stages()
 
+def trained_by_other_code(work_dir) -> str|None:
+    "Why the finished stages in `work_dir` are not what this code would train (some were trained by other code), or None."
+    now = code_fingerprint(training=True)['sha256']
+    old = sorted({c['sha256'] for r in (load_manifest(work_dir) or {}).get('stages', [])
+                  if (c := r.get('code')) and c.get('sha256') != now})
+    return f"stages trained by other code ({', '.join(o[:12] for o in old)}) than this ({now[:12]})" if old else None
+
 def set_aside_stale(e:Experiment) -> Path|None:
-    "Move `e.work_dir` to `<row>/.replaced/` when it holds a run the stage runner would refuse for `e`; return where it went."
-    try: check_work_dir(e.student, e.teachers, e.work_dir, e.mechanism, e.mode, e.seed, None, e.loss)
+    "Move `e.work_dir` to `<row>/.replaced/` when it holds a run the stage runner would refuse for `e`, or one trained by other code; return where it went."
+    try:
+        if (why := trained_by_other_code(e.work_dir)): raise ValueError(why)
+        check_work_dir(e.student, e.teachers, e.work_dir, e.mechanism, e.mode, e.seed, None, e.loss)
     except ValueError as err:
         dest = e.work_dir.parent / '.replaced' / f"{e.work_dir.name}-{time.strftime('%Y%m%dT%H%M%S')}"
         dest.parent.mkdir(parents=True, exist_ok=True)

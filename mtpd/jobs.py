@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['Job', 'cpu_count', 'gpu_count', 'slots', 'slot_env', 'run_jobs']
+__all__ = ['Job', 'cpu_count', 'gpu_count', 'slots', 'default_jobs', 'slot_env', 'run_jobs']
 
 # %% ../nbs/19a_jobs.ipynb #8cc18ec3
 @dataclass
@@ -45,6 +45,13 @@ def slots(jobs:int, # jobs at a time
     k = max(1, len(cores) // jobs)
     return [dict(cores=cores[i * k:(i + 1) * k] if len(cores) >= jobs else cores,
                  gpus=list(range(i * gpus_per_job, (i + 1) * gpus_per_job)) if n_gpus else None) for i in range(jobs)]
+
+# %% ../nbs/19a_jobs.ipynb #2708a6e1
+def default_jobs(scale) -> int:
+    "Jobs at a time for `scale` when none are asked for: one per `threads` cores at a fixed-thread scale, else 1."
+    from mtpd.scales import get_scale
+    s = get_scale(scale)
+    return max(1, cpu_count() // s.threads) if s.threads else 1
 
 # %% ../nbs/19a_jobs.ipynb #7d1b6d58
 def slot_env(slot:dict, env:dict|None=None) -> dict:

@@ -157,6 +157,7 @@ def training_config(model:dict, # an MMDetection `model=` (plain detector or Det
         load_from=None, resume_from=None, seed=seed,
         auto_scale_lr=dict(enable=False, base_batch_size=16))
     if s.dist_backend: cfg['dist_params'] = dict(backend=s.dist_backend)
+    if s.threads: cfg['cpu_threads'] = s.threads  # part of what the run computes (mtpd.scales, mtpd.train.cpu_threads)
     return Config(cfg)
 
 # %% ../nbs/12_recipes.ipynb #d3fff8b0

@@ -125,7 +125,7 @@ def reproduce(tables:list[str]|None=None, # table notebooks to run (default: all
               rehearsal:bool=False, # rehearse the full scale (`mtpd.rehearsal`)
               students:dict|None=None, # row -> a released student's checkpoint (the `released` table)
               mechanisms:list|None=None, # the direct-vs-progressive table's mechanisms (default: all of MECHANISMS)
-              jobs:int=1, # >1: first run the tables' teachers and experiments this many at a time (`reproduction_jobs`)
+              jobs:int|None=None, # >1: first run the tables' teachers and experiments this many at a time (`reproduction_jobs`); default: `mtpd.jobs.default_jobs`
              ) -> dict:
     "Execute the table notebooks with papermill, then the report; return {notebook: executed path}."
     import papermill as pm
@@ -138,8 +138,9 @@ def reproduce(tables:list[str]|None=None, # table notebooks to run (default: all
     params = dict(scale=scale, work_root=str(work_root), data_root=None if data_root is None else str(data_root),
                   out_dir=str(out_dir), gpus=gpus, seeds=seeds, rows=rows, teacher_ckpts=teacher_ckpts or {},
                   batch_policy=batch_policy, rehearsal=rehearsal)
+    from mtpd.jobs import default_jobs, run_jobs
+    if jobs is None: jobs = default_jobs(scale)
     if jobs > 1:  # the independent work side by side first; the notebooks then find it done
-        from mtpd.jobs import run_jobs
         if not rehearsal:
             from mtpd.experiments import ensure_data
             ensure_data(scale, data_root)  # once, before the jobs that read it

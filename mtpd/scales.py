@@ -36,6 +36,7 @@ class Scale:
     small_models: bool = False # narrow models for 128-px images: distillation weights get each mechanism's `small_gain`
     dist_backend: str|None = None # recorded in configs as dist_params (torchrun picks gloo on CPU)
     batch: int|None = None # images per optimizer step kept whatever the process count (see `batch_plan`); None: grows with processes
+    threads: int|None = None # CPU threads of every run, training and evaluation (`cpu_threads` in its config); None: torch's default
 
     @property
     def epoch_based(self) -> bool:
@@ -52,7 +53,8 @@ def cache_dir() -> Path:
 
 # %% ../nbs/09_scales.ipynb #879a9e05
 _SMALL = dict(data='shapes', gpus=1, samples_per_gpu=8, workers_per_gpu=0, checkpoints=3, max_keep_ckpts=2,
-              rpn_proposals=200, rcnn_samples=32, optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05), small_models=True)
+              rpn_proposals=200, rcnn_samples=32, optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05), small_models=True,
+              threads=1)
 
 SCALES = {
     'smoke': Scale('smoke', iters_per_epoch=4, warmup_iters=5, log_interval=4, teacher_schedule='3x', seeds=(0,),

@@ -21,7 +21,7 @@ from .resume import EXACT_RESUME, gather_random_states
 
 # %% auto #0
 __all__ = ['AtomicCheckpointHook', 'FiniteLossHook', 'default_device', 'runnable_model', 'batch_of', 'prepare_config',
-           'latest_checkpoint', 'train', 'evaluate', 'random_batch', 'dry_run']
+           'cpu_threads', 'latest_checkpoint', 'train', 'evaluate', 'random_batch', 'dry_run']
 
 # %% ../nbs/16_train.ipynb #18f7fd5a
 @HOOKS.register_module(force=True)
@@ -98,6 +98,18 @@ def prepare_config(cfg:Config, work_dir, seed:int=0, run_name:str|None=None, dev
                                      priority='VERY_HIGH')]
     return cfg
 
+# %% ../nbs/16_train.ipynb #5c1d0a02
+@contextmanager
+def cpu_threads(n:int|None):
+    "Run the body with `n` torch CPU threads (None: leave the count alone), then restore the count."
+    if not n:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try: yield
+    finally: torch.set_num_threads(before)
+
 # %% ../nbs/16_train.ipynb #2406a80c
 def latest_checkpoint(work_dir) -> Path|None:
     "The checkpoint `latest.pth` points at in `work_dir`, if any."
@@ -134,7 +146,8 @@ def train(cfg:Config, # a full MMDetection config (model, data, schedule, runtim
     if (last := latest_checkpoint(cfg.work_dir)) is not None:
         cfg.resume_from = str(last)  # train_detector resumes the runner before it runs (mtpd.resume)
         logger.info(f"resuming from {last}")
-    train_detector(model, datasets, cfg, distributed=distributed, validate=validate, timestamp=timestamp, meta=meta)
+    with cpu_threads(cfg.get('cpu_threads')):
+        train_detector(model, datasets, cfg, distributed=distributed, validate=validate, timestamp=timestamp, meta=meta)
     if distributed:  # rank 0 writes the checkpoints: every rank returns the final one
         from mtpd.dist import barrier
         barrier()
@@ -163,13 +176,14 @@ def evaluate(cfg:Config, # config whose `model` is a plain detector (e.g. the st
     model = build_detector(cfg.model, test_cfg=cfg.get('test_cfg'))
     ckpt = load_checkpoint(model, str(checkpoint), map_location='cpu', strict=True)
     model.CLASSES = ckpt.get('meta', {}).get('CLASSES', dataset.CLASSES)
-    if distributed:
-        from mtpd.dist import wrap_distributed, collect_kwargs
-        # gpu_collect=True on NCCL; on gloo through a temporary directory (gpu_collect needs CUDA)
-        outputs = multi_gpu_test(wrap_distributed(model), loader, **collect_kwargs())
-    else:
-        model = MMDataParallel(model.to(default_device()), device_ids=[0] if default_device() == 'cuda' else None)
-        outputs = single_gpu_test(model, loader, show=False)
+    with cpu_threads(cfg.get('cpu_threads')):
+        if distributed:
+            from mtpd.dist import wrap_distributed, collect_kwargs
+            # gpu_collect=True on NCCL; on gloo through a temporary directory (gpu_collect needs CUDA)
+            outputs = multi_gpu_test(wrap_distributed(model), loader, **collect_kwargs())
+        else:
+            model = MMDataParallel(model.to(default_device()), device_ids=[0] if default_device() == 'cuda' else None)
+            outputs = single_gpu_test(model, loader, show=False)
     rank, _ = get_dist_info()
     if rank != 0: return {}
     if metrics is None:
