@@ -8,7 +8,8 @@ Markers (registered in pyproject.toml, `--strict-markers`):
 Hermetic: the whole session (this process and every subprocess it starts: the `mtpd` command, torchrun,
 papermill's kernels) uses a temporary MTPD_CACHE (shapes data, cached teachers), never the user's
 ~/.cache/mtpd. Set MTPD_TEST_CACHE=DIR to use (and keep) DIR instead, e.g. to reuse trained teachers
-between runs. The virtual environment is not looked up there: MTPD_ENV names the running one, so a
+between runs. Under `pytest -n N` (pytest-xdist, as tools/run_tests.sh runs the slow tests) the workers share the
+controller's cache: what one worker trains, another finds, or waits for (mtpd.io.entry_lock). The virtual environment is not looked up there: MTPD_ENV names the running one, so a
 tools/setup_env.sh started under the tests finds it whatever MTPD_CACHE says.
 """
 import os, shutil, sys, tempfile
@@ -23,12 +24,17 @@ _CACHE = {}  # 'dir': the session's MTPD_CACHE, 'owned': whether this session ma
 
 def pytest_configure(config):
     given = os.environ.get('MTPD_TEST_CACHE')
-    if given:
+    if os.environ.get('PYTEST_XDIST_WORKER') and os.environ.get('MTPD_TEST_SESSION_CACHE'):
+        # a worker of `pytest -n N`: the controller's cache, shared (entries are locked: mtpd.io.entry_lock), not ours to remove
+        cache, owned = Path(os.environ['MTPD_TEST_SESSION_CACHE']), False
+        os.environ.setdefault('OMP_NUM_THREADS', '1')  # N workers on N cores: one thread each, here and in subprocesses
+    elif given:
         cache, owned = Path(given).expanduser().absolute(), False
         cache.mkdir(parents=True, exist_ok=True)
     else:
         cache, owned = Path(tempfile.mkdtemp(prefix='mtpd-test-cache-')), True
     _CACHE.update(dir=cache, owned=owned, before=os.environ.get('MTPD_CACHE'))
+    os.environ['MTPD_TEST_SESSION_CACHE'] = str(cache)  # for pytest-xdist's workers, started after this
     os.environ['MTPD_CACHE'] = str(cache)  # inherited by every subprocess, run_env() or not
     if (Path(sys.prefix) / '.complete').is_file():  # running inside tools/setup_env.sh's environment
         os.environ.setdefault('MTPD_ENV', sys.prefix)
