@@ -65,7 +65,7 @@ def write_manifest(work_dir, manifest:dict) -> Path:
 
 # %% ../nbs/02_manifest.ipynb #84ae0a82
 RESULT_MODULES = ('compat', 'mgd', 'cwd', 'fgd', 'mechanisms', 'configs', 'heads', 'backbones', 'weights', 'scales', 'data',
-                  'zoo', 'recipes', 'distiller', 'resume', 'train', 'stages', 'experiments', 'order', 'tables')
+                  'pretrain', 'zoo', 'recipes', 'distiller', 'resume', 'train', 'stages', 'experiments', 'order', 'tables')
 "The modules of `mtpd` whose code decides a number in a table."
 
 TABLE_MODULES = ('tables', 'order')

@@ -13,6 +13,7 @@ import torch
 from .configs import quiet_init, without_init
 from .distiller import fpn_pairs
 from .io import atomic_write_json
+from .pretrain import ensure_pretrained_backbones
 from .recorder import FeatureRecorder
 from .stages import Teacher, as_config, validate_inputs
 from .train import default_device
@@ -152,6 +153,7 @@ def adaptation_cost(student, # the student's complete training config (model + d
                    ) -> dict:
     "The normalised feature residual left after a `steps`-long probe of student -> `teacher` (see the definition above)."
     student = as_config(student)
+    ensure_pretrained_backbones(student)  # the student starts from its pretrained backbone, as its training does
     dataset = dataset if dataset is not None else probe_dataset(student)
     device = device or default_device()
     t0 = time.time()

@@ -37,6 +37,7 @@ class Scale:
     dist_backend: str|None = None # recorded in configs as dist_params (torchrun picks gloo on CPU)
     batch: int|None = None # images per optimizer step kept whatever the process count (see `batch_plan`); None: grows with processes
     threads: int|None = None # CPU threads of every run, training and evaluation (`cpu_threads` in its config); None: torch's default
+    pretrain: dict|None = None # small scales: every backbone first learns to classify the shapes (`mtpd.pretrain`); None: the recipe's init
 
     @property
     def epoch_based(self) -> bool:
@@ -58,6 +59,7 @@ _SMALL = dict(data='shapes', gpus=1, samples_per_gpu=8, workers_per_gpu=0, check
 
 SCALES = {
     'smoke': Scale('smoke', iters_per_epoch=4, warmup_iters=5, log_interval=4, teacher_schedule='3x', seeds=(0,),
+                   pretrain=dict(steps=8, batch=16, crop=32, lr=2e-3, seed=0),
                    shapes=dict(img_size=128, n_train=96, n_val=48, objects=(1, 4), radius=(0.07, 0.48)), **_SMALL),
     'mini': Scale('mini', iters_per_epoch=12, warmup_iters=30, log_interval=20, teacher_schedule='6x', seeds=(0, 1, 2),
                   shapes=dict(img_size=128, n_train=1500, n_val=300, objects=(1, 6), radius=(0.07, 0.48)), **_SMALL),

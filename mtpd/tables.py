@@ -12,8 +12,9 @@ from .io import atomic_write_json, atomic_write_text  # tables are written as ch
 from .manifest import code_fingerprint, package_dir
 
 # %% auto #0
-__all__ = ['PAPER', 'mean_std', 'to_markdown', 'git_commit', 'run_provenance', 'provenance', 'write_table',
-           'plot_direct_vs_progressive', 'plot_stage_curves', 'plot_teacher_order']
+__all__ = ['PAPER', 'mean_std', 'paired_difference', 'difference_text', 'to_markdown', 'git_commit', 'run_provenance',
+           'provenance', 'write_table', 'plot_direct_vs_progressive', 'plot_paired_differences', 'plot_stage_curves',
+           'plot_teacher_order']
 
 # %% ../nbs/19_tables.ipynb #da495f84
 PAPER = {
@@ -44,6 +45,32 @@ def mean_std(xs:list) -> tuple[float, float]:
     xs = [x for x in xs if x is not None]
     if not xs: return float('nan'), float('nan')
     return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
+
+# %% ../nbs/19_tables.ipynb #b7c1d002
+def paired_difference(a:list, # values of one mode, one per seed
+                      b:list, # values of the other, the same seeds in the same order
+                      level:float=0.95, # confidence level of the interval
+                     ) -> dict:
+    "Mean, standard deviation and t-interval of the per-seed differences a - b; `resolved`: the interval excludes 0."
+    d = [x - y for x, y in zip(a, b) if x is not None and y is not None]
+    # None where undefined (no pair; no spread of one pair): tables print '-' and JSON stays standard
+    out = dict(n=len(d), mean=statistics.fmean(d) if d else None, std=None, low=None, high=None, level=level, resolved=None)
+    if len(d) > 1:
+        from scipy.stats import t  # a dependency of MMDetection
+        half = float(t.ppf((1 + level) / 2, len(d) - 1)) * statistics.stdev(d) / len(d) ** 0.5
+        out.update(std=statistics.stdev(d), low=out['mean'] - half, high=out['mean'] + half)
+        out['resolved'] = bool(out['low'] > 0 or out['high'] < 0)
+    return out
+
+def difference_text(name:str, # e.g. 'progressive - direct'
+                    d:dict, # from `paired_difference`
+                    unit:str=' AP') -> str:
+    "One sentence: the mean difference, its interval and whether it is resolved."
+    if d['n'] == 0: return f"{name}: no paired runs"
+    if d['resolved'] is None: return f"{name}: {d['mean']:+.2f}{unit} (one seed: no interval)"
+    verdict = ('resolved, ' + ('positive' if d['low'] > 0 else 'negative')) if d['resolved'] else 'not resolved'
+    return (f"{name}: {d['mean']:+.2f}{unit} ({100 * d['level']:.0f}% CI {d['low']:+.2f} to {d['high']:+.2f}, "
+            f"n={d['n']}): {verdict}")
 
 # %% ../nbs/19_tables.ipynb #0b24fc47
 def _fmt(v, digits=1):
@@ -150,6 +177,29 @@ def plot_direct_vs_progressive(results:dict, # family -> {'baseline': APs, mecha
     fig.suptitle(f'Direct vs progressive distillation, {metric} AP: bars ours (mean ± std over seeds), '
                  'diamonds the paper (right axis)', fontsize=10)
     fig.tight_layout(w_pad=2.5)
+    paths = _save(fig, out_dir, name); plt.close(fig)
+    return paths
+
+def plot_paired_differences(diffs:dict, # label -> `paired_difference` dict (e.g. 'retinanet mgd: progressive - direct')
+                            out_dir, scale:str, name:str='paired_differences', title:str='') -> list[Path]:
+    "Each paired difference as its mean and confidence interval, against zero (resolved ones in colour)."
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    labels = list(diffs)
+    fig, ax = plt.subplots(figsize=(6.4, 0.9 + 0.32 * len(labels)))
+    for i, k in enumerate(labels):
+        d = diffs[k]
+        color = '#999999' if not d['resolved'] else ('#2e7d32' if d['low'] > 0 else '#c62828')
+        if d['mean'] is None: continue
+        if d['low'] is not None: ax.plot([d['low'], d['high']], [i, i], color=color, lw=2)
+        ax.plot([d['mean']], [i], 'o', color=color, ms=5)
+    ax.axvline(0, color='k', lw=0.8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=7); ax.invert_yaxis()
+    levels = {d['level'] for d in diffs.values()}
+    ax.set_xlabel(f"difference of AP (points); bars: {'/'.join(f'{100 * l:.0f}%' for l in levels)} CI over paired seeds",
+                  fontsize=8)
+    ax.set_title(title or f'Paired differences ({scale}): green/red resolved, grey not', fontsize=9)
+    fig.tight_layout()
     paths = _save(fig, out_dir, name); plt.close(fig)
     return paths
 

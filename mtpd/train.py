@@ -17,6 +17,7 @@ from mmcv.runner import HOOKS, Hook, CheckpointHook, master_only, get_dist_info
 from .configs import quiet_init, resolve_pretrained, student_of, with_mask, without_init
 from .heads import device_safe
 from .io import atomic_symlink
+from .pretrain import ensure_pretrained_backbones
 from .resume import EXACT_RESUME, gather_random_states
 
 # %% auto #0
@@ -135,6 +136,8 @@ def train(cfg:Config, # a full MMDetection config (model, data, schedule, runtim
     timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
     logger = get_root_logger(log_file=osp.join(cfg.work_dir, f'{timestamp}.log') if rank == 0 else None,
                              log_level=cfg.log_level)
+    with cpu_threads(cfg.get('cpu_threads')):  # made once, by whichever run needs it first (mtpd.pretrain)
+        ensure_pretrained_backbones(cfg, log=logger.info)
     set_random_seed(seed + rank)
     datasets = [build_dataset(cfg.data.train)]
     model = build_detector(cfg.model)
