@@ -10,13 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .configs import quiet_init
 from .data import CLASSES, IMG_NORM_CFG, SHAPES_VERSION, shapes_dir, shapes_settings
 from .io import atomic_save, atomic_write_json, entry_lock
 from .scales import get_scale
 
 # %% auto #0
-__all__ = ['CONTEXT', 'object_crops', 'CropSampler', 'pretrain_backbone', 'pretrain_key', 'pretrained_path', 'ensure_pretrained',
-           'with_pretrained_backbone', 'ensure_pretrained_backbones']
+__all__ = ['CONTEXT', 'object_crops', 'CropSampler', 'crop_size', 'pretrain_backbone', 'pretrain_key', 'pretrained_path',
+           'ensure_pretrained', 'with_pretrained_backbone', 'ensure_pretrained_backbones']
 
 # %% ../nbs/10a_pretrain.ipynb #a0c1e008
 CONTEXT = 1.3
@@ -60,7 +61,8 @@ class CropSampler:
         warp = np.array([[f, 0, self.size / 2 - cx * f], [0, f, self.size / 2 - cy * f]])
         out = cv2.warpAffine(self.images[int(k)], warp, (self.size, self.size), borderMode=cv2.BORDER_REFLECT)
         if rng is not None and rng.random() < 0.5: out = out[:, ::-1]
-        return ((out - self.mean) / self.std).transpose(2, 0, 1).astype(np.float32)
+        # C-contiguous: a flipped view would stay strided through np.stack, and mmcv's deformable convolution refuses it
+        return np.ascontiguousarray(((out - self.mean) / self.std).transpose(2, 0, 1), dtype=np.float32)
 
     def batch(self, idx, rng:np.random.Generator|None=None):
         "Crops and labels of the objects `idx` as torch tensors."
@@ -68,6 +70,11 @@ class CropSampler:
         return torch.from_numpy(np.stack([self.crop(i, rng) for i in idx])), torch.from_numpy(self.labels[np.asarray(idx)])
 
 # %% ../nbs/10a_pretrain.ipynb #a0c1e013
+def crop_size(backbone:dict, crop:int) -> int:
+    "The crop side for `backbone`: `crop`, or 96 where deformable convolutions need a 3 x 3 map at stride 32."
+    # mmcv's CPU deformable convolution refuses an input smaller than its kernel, which a 64-px crop is at stride 32
+    return max(crop, 96) if backbone.get('dcn') else crop
+
 def _held_out(n:int, seed:int) -> tuple[np.ndarray, np.ndarray]:
     "Indices of the objects trained on and of those held out for the accuracy."
     rng = np.random.default_rng([seed, 1])
@@ -82,16 +89,16 @@ def pretrain_backbone(backbone:dict, # an MMDetection backbone config (no init_c
     import torch, torch.nn as nn, torch.nn.functional as F
     from mmdet.models import build_backbone
     steps, bs, lr, seed = settings['steps'], settings['batch'], settings['lr'], settings.get('seed', 0)
-    sampler = CropSampler(data_dir, 'train', settings['crop'])
+    sampler = CropSampler(data_dir, 'train', crop_size(backbone, settings['crop']))
     train_idx, held = _held_out(len(sampler), seed)
     cfg = {k: v for k, v in copy.deepcopy(dict(backbone)).items() if k != 'init_cfg'}
     t0 = time.time()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net = build_backbone(cfg)
-        net.init_weights()
+        with quiet_init(): net.init_weights()
         net.eval()  # the probe is one image: batch statistics of one value per channel are undefined
-        with torch.no_grad(): channels = net(torch.zeros(1, 3, settings['crop'], settings['crop']))[-1].shape[1]
+        with torch.no_grad(): channels = net(torch.zeros(1, 3, sampler.size, sampler.size))[-1].shape[1]
         head = nn.Linear(channels, len(CLASSES))
         params = list(net.parameters()) + list(head.parameters())
         opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
@@ -105,9 +112,10 @@ def pretrain_backbone(backbone:dict, # an MMDetection backbone config (no init_c
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
             losses.append(loss.item())
         net.eval()
-        with torch.no_grad():
-            x, y = sampler.batch(held)
-            accuracy = float((logits(x).argmax(1) == y).float().mean())
+        with torch.no_grad():  # in chunks of 32: mmcv's deformable convolution splits a batch by 32 (im2col_step)
+            right = sum(int((logits(x).argmax(1) == y).sum()) for x, y in
+                        (sampler.batch(held[i:i + 32]) for i in range(0, len(held), 32)))
+            accuracy = right / len(held)
     record = dict(accuracy=accuracy, held_out=len(held), first_loss=losses[0], last_loss=float(np.mean(losses[-10:])),
                   seconds=round(time.time() - t0, 1), settings=dict(settings), backbone=cfg)
     return {f'backbone.{k}': v for k, v in net.state_dict().items()}, record

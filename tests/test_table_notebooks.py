@@ -93,12 +93,26 @@ def test_tables_written_from_manifests(smoke):
     assert lad['ladder'] == ('yes' if lad['teacher2_bbox'] > lad['teacher1_bbox'] > lad['student_bbox'] else 'no')
     # direct/baseline: one stage with the combined budget; progressive: two stages
     assert len(read_manifest(d / 'runs' / 'retinanet_r101_x101' / 'direct-mgd-seed0')['stages']) == 1
+    # the paired differences: per mechanism, progressive - direct and direct - baseline, from the same runs
+    diffs = json.loads((d / 'figures' / 'direct_vs_progressive_differences.json').read_text())['rows']
+    by = {(r['mechanism'], r['difference']): r for r in diffs if r['family'] == 'retinanet' and r['metric'] == 'bbox'}
+    assert set(by) == {(m, k) for m in ('mgd', 'cwd', 'fgd') for k in ('progressive - direct', 'direct - baseline')}
+    for mech in ('mgd', 'cwd', 'fgd'):
+        pd_, db = by[mech, 'progressive - direct'], by[mech, 'direct - baseline']
+        assert pd_['mean'] == pytest.approx(cells[mech, 'progressive']['ours'] - cells[mech, 'direct']['ours'])
+        assert db['mean'] == pytest.approx(cells[mech, 'direct']['ours'] - cells['-', 'baseline']['ours'])
+        assert (pd_['n'], pd_['low'], pd_['resolved']) == (1, None, None)  # one seed: no interval, nothing resolved
+    # every backbone started from its checkpoint pretrained on the shapes, made once per backbone (mtpd.pretrain)
+    made = sorted((d / 'data' / 'pretrained' / 'smoke-seed0').glob('*.pth'))
+    assert made and all(json.loads(p.with_suffix('.json').read_text())['held_out'] > 0 for p in made)
+    cfg = read_manifest(d / 'runs' / 'retinanet_r101_x101' / 'baseline-mgd-seed0')['stages'][0]['config']
+    assert "type='Pretrained'" in cfg and str(d / 'data' / 'pretrained' / 'smoke-seed0') in cfg
 
 
 @pytest.mark.slow
 def test_report_writes_figures(smoke):
     d, _ = smoke
-    for name in ('direct_vs_progressive_bbox', 'ap_across_stages', 'teacher_order'):
+    for name in ('direct_vs_progressive_bbox', 'direct_vs_progressive_differences', 'ap_across_stages', 'teacher_order'):
         for ext in ('png', 'svg'):
             assert (d / 'figures' / f'{name}.{ext}').stat().st_size > 1000
 
