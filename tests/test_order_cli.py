@@ -28,6 +28,8 @@ def pool(tmp_path_factory):
     student.lr_config.step = [1]; student.lr_config.warmup_iters = 1
     student.checkpoint_config.interval = 2
     student.dump(str(d / 'student.py'))
+    from mtpd.pretrain import ensure_pretrained_backbones
+    ensure_pretrained_backbones(student)  # the student's backbone starts from its pretrained checkpoint
     torch.manual_seed(0)
     base = build_detector(student.model)
     with quiet_init(): base.init_weights()

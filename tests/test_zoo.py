@@ -178,9 +178,11 @@ def test_smoke_stages_train(row, data_root, teacher_ckpts, tmp_path):
 def test_smoke_stage1_inherits_matching_weights(teacher_ckpts, data_root):
     "At small scale student and teacher necks/heads have the same shapes, so stage 1 inherits them."
     from mmdet.models import build_detector
+    from mtpd.pretrain import ensure_pretrained_backbones
     for row in ('retinanet_r101_x101', 'maskrcnn_cascade', 'reppoints_r101_x101dcn'):
         cfg = experiment_stages(row, 'smoke', data_root=data_root,
                                 teacher_ckpts=[str(teacher_ckpts[model_name(row, i)]) for i in (1, 2)])[0].config
+        ensure_pretrained_backbones(cfg)  # the student's backbone starts from its pretrained checkpoint
         model = build_detector(cfg.model)
         model.init_weights()
         s, t = model.student.state_dict(), model.teacher.state_dict()
