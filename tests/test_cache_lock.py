@@ -29,7 +29,14 @@ def test_two_experiments_share_data_and_teachers(tmp_path):
     for d in teachers:  # whole entries: the checkpoint with its record beside it, nothing half-written
         assert (d / 'teacher.pth').is_file() and json.loads((d / 'teacher.json').read_text())['metrics']
     data = [p for p in (tmp_path / 'cache' / 'data').iterdir() if p.is_dir()]
-    assert [p.name for p in data] == ['shapes-smoke-seed0'] and not [p for p in data if '.tmp-' in p.name]
+    assert sorted(p.name for p in data) == ['pretrained', 'shapes-smoke-seed0'] and not [p for p in data if '.tmp-' in p.name]
+    # each pretrained backbone (the student's, both teachers') made once, by one process, whole: checkpoint and record
+    made = sorted((tmp_path / 'cache' / 'data' / 'pretrained' / 'smoke-seed0').iterdir())
+    ckpts = [p for p in made if p.suffix == '.pth']
+    assert len(ckpts) == 3 and not [p for p in made if p.name.endswith('.tmp')], [p.name for p in made]
+    for p in ckpts:
+        assert json.loads(p.with_suffix('.json').read_text())['key'] == p.stem
+        assert sum(f'(smoke, {p.stem}): accuracy' in line for line in both.splitlines()) == 1, both[-4000:]
     # both runs distilled from the same teacher file
     ms = [json.loads((tmp_path / d / 'retinanet_r101_x101' / 'direct-mgd-seed0' / 'manifest.json').read_text()) for d in 'ab']
     assert ms[0]['stages'][0]['teacher'] == ms[1]['stages'][0]['teacher']
