@@ -13,7 +13,7 @@ rehearsal:      ## the full scale rehearsed on CPU: every row, table, report and
 	@tools/env.sh pytest -q -s tests -m rehearsal
 smoke:          ## the main job at smoke scale (CPU, minutes)
 	@tools/run_smoke.sh
-mini:           ## the mini-scale benchmark: every table at mini scale, 3 seeds (CPU, hours the first time)
+mini:           ## the mini-scale benchmark: every table at mini scale, 5 seeds (CPU, hours the first time)
 	@tools/bench_mini.sh
 lab:            ## JupyterLab on nbs/ with the project's environment
 	@tools/env.sh jupyter lab --notebook-dir=nbs

@@ -503,14 +503,17 @@ def _experiment(args):
         for d, what in ((args.work_root, '--work-root'), (args.cache_root, '--cache-root')):
             if d: _directory(d, what)
         _check_launch(args)
+        if args.teacher and not args.teachers_only:
+            raise UserError(f"--teacher {args.teacher} picks which teacher --teachers-only trains; add --teachers-only")
         if args.teachers_only and (scale.teacher_schedule is None or args.dry_run):
             raise UserError("--teachers-only trains the teachers of a small scale (smoke, mini), without --dry-run; at "
                             "full scale they come from the model zoo or --teacher-ckpt")
     if args.teachers_only:
-        from mtpd.experiments import ensure_data, teachers_of
+        from mtpd.experiments import ensure_data, trained_teacher
         ensure_data(scale.name, args.data_root)
-        for t in teachers_of(args.row, scale.name, args.data_root, args.cache_root):
-            print(f"[mtpd] {args.row}: teacher {t.name} {t.checkpoint}")
+        for i in [args.teacher] if args.teacher else [1, 2]:
+            ckpt = trained_teacher(args.row, i, scale.name, args.data_root, args.cache_root)
+            print(f"[mtpd] {args.row}: teacher {zoo.model_name(args.row, i)} {ckpt}")
         return
     kw = dict(seed=args.seed, work_root=args.work_root, data_root=args.data_root, cache_root=args.cache_root,
               teacher_ckpts=ckpts, mechanism=args.mechanism, batch_policy=args.batch_policy, rehearsal=args.rehearsal)
@@ -538,6 +541,8 @@ def _add_experiment(sub):
     ex.add_argument('--teacher-ckpt', action='append', help="checkpoint of teacher 1, then of teacher 2 (full scale)")
     ex.add_argument('--teachers-only', action='store_true',
                     help="small scales: train (or find cached) the row's teachers, print their checkpoints and stop")
+    ex.add_argument('--teacher', type=int, choices=(1, 2),
+                    help="with --teachers-only: only this teacher (`mtpd reproduce --jobs` trains the two side by side)")
     _full_scale_opts(ex)
     _launch_opts(ex)
     ex.set_defaults(func=_experiment)
@@ -702,7 +707,7 @@ def _add_reproduce(sub):
     rp.add_argument('--data-root', help="COCO root (required at full scale)")
     rp.add_argument('--out-dir', help="default: figures/SCALE in the checkout")
     rp.add_argument('--gpus', type=_number(int, 1), default=1, help="processes per experiment (torchrun)")
-    rp.add_argument('--seeds', type=_number(int, 0), nargs='+', help="default: the scale's (0 at smoke and full, 0 1 2 at mini)")
+    rp.add_argument('--seeds', type=_number(int, 0), nargs='+', help="default: the scale's (0 at smoke and full, 0 1 2 3 4 at mini)")
     rp.add_argument('--rows', nargs='+', help="restrict to these rows (default: all)")
     rp.add_argument('--teacher-ckpts', nargs='+', metavar='ROW=CKPT1,CKPT2', help="full scale: teachers without a zoo checkpoint")
     rp.add_argument('--students', nargs='+', metavar='ROW=CKPT', help="the released table: the authors' students to evaluate")

@@ -20,7 +20,8 @@ from .io import entry_lock
 
 # %% auto #0
 __all__ = ['CLASSES', 'SHAPES_SCALES', 'SHAPES_VERSION', 'IMG_NORM_CFG', 'shapes_settings', 'generate_shapes', 'ensure_shapes',
-           'shapes_dir', 'perfect_predictions', 'dataset_digest', 'show_shapes', 'ShapesDataset', 'shapes_data_config']
+           'shapes_dir', 'perfect_predictions', 'dataset_digest', 'show_shapes', 'ShapesDataset', 'shapes_data_config',
+           'config_shapes_dir']
 
 # %% ../nbs/10_data.ipynb #394a9f15
 CLASSES = ('circle', 'square', 'triangle', 'star', 'ellipse', 'cross')  # category ids 1..6, in this order
@@ -344,3 +345,7 @@ def shapes_data_config(root, # a dataset directory written by `generate_shapes`
                     img_prefix=str(root / name) + '/', pipeline=copy.deepcopy(pipeline))
     return dict(samples_per_gpu=samples_per_gpu, workers_per_gpu=workers_per_gpu,
                 train=split('train', train), val=split('val', test), test=split('val', test))
+
+def config_shapes_dir(cfg) -> Path:
+    "The shapes dataset directory that a training config built on `shapes_data_config` trains on."
+    return Path(cfg['data']['train']['ann_file']).parent.parent

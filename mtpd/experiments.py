@@ -12,7 +12,7 @@ from pathlib import Path
 from mmcv import Config
 
 from . import recipes, rehearsal as rh, zoo
-from .data import dataset_digest, ensure_shapes, shapes_dir
+from .data import config_shapes_dir, dataset_digest, ensure_shapes, shapes_dir
 from .dist import barrier, get_world_size, is_main, run_on
 from .io import atomic_save, atomic_write_json, entry_lock, read_json
 from .manifest import code_fingerprint, load_manifest, read_manifest
@@ -43,10 +43,7 @@ def ensure_data(scale:str, data_root=None, data_seed:int=0) -> Path:
 def _key(cfg, data_root) -> str:
     "A cached detector's key: its config (data root abstracted), its data's bytes and the code that trains it."
     text = cfg.pretty_text.replace(str(data_root), '{data_root}')
-    return hashlib.sha256((text + dataset_digest(_shapes_dir(cfg)) + code_fingerprint(training=True)['sha256']).encode()).hexdigest()[:12]
-
-def _shapes_dir(cfg) -> Path:
-    return Path(cfg.data.train.ann_file).parent.parent
+    return hashlib.sha256((text + dataset_digest(config_shapes_dir(cfg)) + code_fingerprint(training=True)['sha256']).encode()).hexdigest()[:12]
 
 def trained_detector(row:str, # a key of `zoo.ROWS`
                      role, # 'student', 'teacher1', 'teacher2' (or 0, 1, 2): which of the row's detectors

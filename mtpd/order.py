@@ -53,7 +53,8 @@ class ProbePair:
                  weights:bool=True, # False: random weights, no checkpoint read (only shapes matter)
                 ):
         from mmdet.models import build_detector
-        self.student = build_detector(student_model)
+        # without weights nothing is read, not even the pretrained backbone the student's config names
+        self.student = build_detector(student_model if weights else without_init(student_model))
         with quiet_init(): self.student.init_weights()
         if student_ckpt and weights:
             state = read_checkpoint(student_ckpt, 'student checkpoint')['state_dict']
@@ -134,11 +135,11 @@ def _residuals(feats:dict, maps) -> tuple[dict, dict]:
     energy = {n: (t - t.mean(dim=(0, 2, 3), keepdim=True)).pow(2).sum() for n, (_, t) in feats.items()}
     return res, energy
 
-def _use_batch_statistics(teacher):
-    "Normalise the teacher's features with batch statistics, like the training student's (running statistics unchanged)."
-    for m in teacher.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.train(); m.momentum = 0.0
+def _normalise_like(teacher, student):
+    "Normalise the teacher's features as the training `student` does: with batch statistics where its BatchNorm trains."
+    bns = lambda net: [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if any(m.training for m in bns(student)):  # running statistics of the teacher left unchanged
+        for m in bns(teacher): m.train(); m.momentum = 0.0
 
 def adaptation_cost(student, # the student's complete training config (model + data), a file, Config or dict
                     teacher:Teacher, # a candidate teacher (config + checkpoint)
@@ -160,7 +161,7 @@ def adaptation_cost(student, # the student's complete training config (model + d
     torch.manual_seed(seed)
     pair = ProbePair(student.model, teacher, student_ckpt).to(device)
     pair.student.train(); pair.teacher.eval()
-    _use_batch_statistics(pair.teacher)
+    _normalise_like(pair.teacher, pair.student)
     batches = probe_batches(dataset, student.data.samples_per_gpu, 1 + steps + eval_batches, seed)
     with torch.no_grad():  # the closed-form start: the best linear map on the first batch
         maps = torch.nn.ModuleDict({n: fit_linear_map(s, t, ridge) for n, (s, t) in

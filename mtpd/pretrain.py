@@ -5,19 +5,19 @@
 # %% ../nbs/10a_pretrain.ipynb #a0c1e005
 from __future__ import annotations
 
-import copy, hashlib, json, time
+import copy, functools, hashlib, json, time
 from pathlib import Path
 
 import numpy as np
 
 from .configs import quiet_init
-from .data import CLASSES, IMG_NORM_CFG, SHAPES_VERSION, shapes_dir, shapes_settings
+from .data import CLASSES, IMG_NORM_CFG, SHAPES_VERSION, config_shapes_dir, shapes_dir, shapes_settings
 from .io import atomic_save, atomic_write_json, entry_lock
 from .scales import get_scale
 
 # %% auto #0
-__all__ = ['CONTEXT', 'object_crops', 'CropSampler', 'crop_size', 'pretrain_backbone', 'pretrain_key', 'pretrained_path',
-           'ensure_pretrained', 'with_pretrained_backbone', 'ensure_pretrained_backbones']
+__all__ = ['CONTEXT', 'object_crops', 'CropSampler', 'crop_size', 'pretraining_config', 'pretrain_backbone', 'pretrain_key',
+           'pretrained_path', 'ensure_pretrained', 'with_pretrained_backbone', 'ensure_pretrained_backbones']
 
 # %% ../nbs/10a_pretrain.ipynb #a0c1e008
 CONTEXT = 1.3
@@ -81,6 +81,16 @@ def _held_out(n:int, seed:int) -> tuple[np.ndarray, np.ndarray]:
     held = np.sort(rng.choice(n, min(512, n // 4), replace=False))
     return np.setdiff1d(np.arange(n), held), held
 
+def pretraining_config(backbone:dict) -> dict:
+    "`backbone` as pretraining builds it: no init source, every stage trained, BatchNorm tracking its statistics."
+    # `frozen_stages` and `norm_eval` say how a detector fine-tunes a pretrained backbone (the paper's freeze the
+    # stem and the statistics); pretraining with them would leave the stem random and BatchNorm at its initial
+    # statistics. They are not part of what the checkpoint is (`pretrain_key`), so frozen and unfrozen detectors share it.
+    cfg = {k: v for k, v in copy.deepcopy(dict(backbone)).items() if k != 'init_cfg'}
+    if 'frozen_stages' in cfg: cfg['frozen_stages'] = -1
+    if 'norm_eval' in cfg: cfg['norm_eval'] = False
+    return cfg
+
 def pretrain_backbone(backbone:dict, # an MMDetection backbone config (no init_cfg needed)
                       data_dir, # the shapes dataset whose train split is learnt
                       settings:dict, # steps, batch, crop, lr, seed (see `Scale.pretrain`)
@@ -91,11 +101,12 @@ def pretrain_backbone(backbone:dict, # an MMDetection backbone config (no init_c
     steps, bs, lr, seed = settings['steps'], settings['batch'], settings['lr'], settings.get('seed', 0)
     sampler = CropSampler(data_dir, 'train', crop_size(backbone, settings['crop']))
     train_idx, held = _held_out(len(sampler), seed)
-    cfg = {k: v for k, v in copy.deepcopy(dict(backbone)).items() if k != 'init_cfg'}
+    cfg = pretraining_config(backbone)
     t0 = time.time()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net = build_backbone(cfg)
+        if hasattr(net, 'norm_eval'): net.norm_eval = False  # also where the class's default (ResNet's) freezes them
         with quiet_init(): net.init_weights()
         net.eval()  # the probe is one image: batch statistics of one value per channel are undefined
         with torch.no_grad(): channels = net(torch.zeros(1, 3, sampler.size, sampler.size))[-1].shape[1]
@@ -121,14 +132,17 @@ def pretrain_backbone(backbone:dict, # an MMDetection backbone config (no init_c
     return {f'backbone.{k}': v for k, v in net.state_dict().items()}, record
 
 # %% ../nbs/10a_pretrain.ipynb #a0c1e015
+@functools.lru_cache(maxsize=None)  # a module's source does not change while it runs
 def _source_sha() -> str:
     "sha256 of this module's source: new pretraining code makes new checkpoints."
     return hashlib.sha256(Path(__file__).read_bytes()).hexdigest() if '__file__' in globals() else 'notebook'
 
+_FINE_TUNING = ('init_cfg', 'frozen_stages', 'norm_eval')  # how a detector starts and fine-tunes it, not what it is
+
 def pretrain_key(backbone:dict, scale:str, data_seed:int, settings:dict) -> str:
     "What decides a pretrained backbone's weights, hashed: its config, the settings, the dataset's identity, this code."
-    cfg = {k: v for k, v in dict(backbone).items() if k != 'init_cfg'}
-    ident = dict(backbone=cfg, settings=dict(settings), data=dict(generator_version=SHAPES_VERSION, scale=scale,
+    arch = {k: v for k, v in dict(backbone).items() if k not in _FINE_TUNING}
+    ident = dict(backbone=arch, settings=dict(settings), data=dict(generator_version=SHAPES_VERSION, scale=scale,
                  seed=int(data_seed), settings=shapes_settings(scale)), code=_source_sha())
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -179,7 +193,7 @@ def ensure_pretrained_backbones(cfg, # a training config (see `mtpd.recipes.trai
     "Make every pretrained backbone checkpoint `cfg` starts from (nothing to do when `cfg.pretrain` is unset)."
     p = cfg.get('pretrain')
     if not p: return []
-    data_dir = Path(cfg['data']['train']['ann_file']).parent.parent
+    data_dir = config_shapes_dir(cfg)
     root, settings = data_dir.parent, {k: v for k, v in dict(p).items() if k not in ('scale', 'data_seed')}
     out = []
     for det in _detectors(dict(cfg['model'])):

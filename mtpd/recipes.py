@@ -20,8 +20,8 @@ from .pretrain import with_pretrained_backbone
 from .zoo import MODELS, ROWS, ROLES, SCHEDULES, SWIN_SMALL_LR, check_choice, model_name
 
 # %% auto #0
-__all__ = ['BASE_LR', 'model_config', 'model_optimizer', 'training_config', 'baseline_config', 'teacher_config',
-           'detector_config', 'describe']
+__all__ = ['SMALL_OCTAVE_BASE_SCALE', 'BASE_LR', 'model_config', 'model_optimizer', 'training_config', 'baseline_config',
+           'teacher_config', 'detector_config', 'describe']
 
 # %% ../nbs/12_recipes.ipynb #9cc0c466
 def _merge(a:dict, b:dict) -> dict:
@@ -43,15 +43,20 @@ def _rcnn_cfgs(train_cfg:dict) -> list:
     r = train_cfg.get('rcnn')
     return list(r) if isinstance(r, (list, tuple)) else [r] if r else []
 
+SMALL_OCTAVE_BASE_SCALE = 2
+"Anchor size of RetinaNet-style heads on 128-pixel images, in units of the level's stride (the zoo's: 4)."
+
 def _small_model(name:str, sizes:dict, s) -> dict:
     "The scaled-down analogue of `name` with `sizes` (its `MODELS` entry at a scale) for scale `s`."
     m = _full_model(name)
     m.pop('pretrained', None)
     bb = dict(sizes.get('backbone', {}))
-    if m['backbone']['type'] in ('ResNet', 'ResNeXt') or bb.get('type') in ('ResNet', 'ResNeXt'):
-        bb = dict(frozen_stages=-1, norm_eval=False, **bb)
+    resnet = m['backbone']['type'] in ('ResNet', 'ResNeXt') or bb.get('type') in ('ResNet', 'ResNeXt')
+    if resnet and not s.pretrain: bb = dict(frozen_stages=-1, norm_eval=False, **bb)  # from scratch: all of it learns
     kw = {k: v for k, v in sizes.items() if k != 'backbone'}
     m = scale_down(m, backbone=bb, num_classes=len(CLASSES), **kw).to_dict()
+    anchors = m.get('bbox_head', {}).get('anchor_generator', {})
+    if 'octave_base_scale' in anchors: anchors['octave_base_scale'] = SMALL_OCTAVE_BASE_SCALE
     tr, te = m.get('train_cfg', {}), m.get('test_cfg', {})
     if s.rpn_proposals:
         for cfg in (tr.get('rpn_proposal'), te.get('rpn')):

@@ -243,9 +243,10 @@ def reproduction_jobs(tables:list, scale:str, seeds:list, rows:list|None=None, m
     exps = list(dict.fromkeys(exps))
     common = ['--scale', scale, *(['--data-root', str(data_root)] if data_root is not None else [])]
     out = []
-    if get_scale(scale).teacher_schedule is not None:  # small scales train their teachers, once per row
+    if get_scale(scale).teacher_schedule is not None:  # small scales train their teachers, once each
         for row in dict.fromkeys(r for r, mode, _, _ in exps if mode != 'baseline'):
-            out.append(Job(f'{row}-teachers', [*_cli(), 'experiment', row, *common, '--teachers-only'], phase=0))
+            out += [Job(f'{row}-teacher{i}', [*_cli(), 'experiment', row, *common, '--teachers-only', '--teacher', str(i)],
+                        phase=0) for i in (1, 2)]
     for row, mode, mech, seed in exps:
         ckpts = [a for c in (teacher_ckpts or {}).get(row) or [] for a in ('--teacher-ckpt', str(c))]
         cmd = [*_cli(), 'experiment', row, *common, '--mode', mode, '--mechanism', mech, '--seed', str(seed),

@@ -12,6 +12,7 @@ from mmcv import Config
 
 from . import recipes
 from .experiments import ensure_data
+from .jobs import slot_env
 from .scales import SCALES, get_scale
 from .stages import scale_schedule
 from .train import default_device, evaluate, train
@@ -166,14 +167,6 @@ def _finish(v:dict, rc:int, log:Path, scale:str) -> dict:
     if rc == 0: last = f"no result line in {log}; last line: {last}"
     return dict(v, scale=scale, rc=rc, error=last[:300], log=str(log))
 
-def _worker_env() -> dict:
-    "The environment of a worker: one thread, and this `mtpd` first on the path."
-    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
-    import mtpd
-    here = str(Path(mtpd.__file__).resolve().parents[1])
-    env['PYTHONPATH'] = os.pathsep.join(p for p in (here, env.get('PYTHONPATH')) if p)
-    return env
-
 def sweep(variants:list, # variants (`parse_variant` dicts, or their text)
           scale:str='mini', # a key of `SWEEP_SCALES`
           jobs:int=2, # variants trained at a time, one process (one thread) each
@@ -193,7 +186,8 @@ def sweep(variants:list, # variants (`parse_variant` dicts, or their text)
     work.mkdir(parents=True, exist_ok=True)
     root = ensure_data(scale, data_root)
     print(f"sweep: {len(vs)} variant(s) at {scale} scale, {jobs} at a time; data {root}; work dir {work}", flush=True)
-    env, results, pending, running = _worker_env(), {}, list(vs), []
+    # each worker as a `--jobs` job on one core: one thread, this mtpd first on the path
+    env, results, pending, running = slot_env(dict(cores=(0,), gpus=None)), {}, list(vs), []
     try:
         while pending or running:
             while pending and len(running) < jobs:

@@ -82,7 +82,7 @@ def test_small_model_trains_one_iteration(scale, name, data_root, tmp_path):
 
 
 def test_small_models_keep_structure():
-    "Small analogues: the full config's detector and heads, six classes, nothing pretrained, trainable stems."
+    "Small analogues: the full config's detector and heads, six classes, no ImageNet weights, stems frozen only where pretrained."
     for scale in SMALL:
         for row in ROWS:
             for role in ROLES:
@@ -94,8 +94,9 @@ def test_small_models_keep_structure():
                     list(small.roi_head.bbox_head) if isinstance(small.roi_head.bbox_head, list)
                     else [small.roi_head.bbox_head])
                 assert all(h.num_classes == len(CLASSES) for h in heads)
-                if small.backbone.type in ('ResNet', 'ResNeXt', 'ZeroInitResNeXt'):
-                    assert (small.backbone.frozen_stages, small.backbone.norm_eval) == (-1, False)
+                if small.backbone.type in ('ResNet', 'ResNeXt', 'ZeroInitResNeXt'):  # the paper's where pretrained
+                    frozen = (1, True) if get_scale(scale).pretrain else (-1, False)
+                    assert (small.backbone.frozen_stages, small.backbone.norm_eval) == frozen
                 if full.backbone.get('dcn'):
                     assert small.backbone.dcn == dict(type='DCN', deform_groups=1, fallback_on_stride=False)
                     assert tuple(small.backbone.stage_with_dcn) == (False, True, True, True)
