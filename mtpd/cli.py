@@ -301,6 +301,13 @@ def _add_export_student(sub):
     s.set_defaults(func=_export_student)
 
 # %% ../nbs/23_cli.ipynb #5e9c2f71
+def _teacher_precision_opt(p):
+    "--teacher-precision of the commands that distil."
+    from mtpd.distiller import TEACHER_PRECISIONS
+    p.add_argument('--teacher-precision', default='fp32', choices=list(TEACHER_PRECISIONS),
+                   help="the teachers' forward: fp32 (default), or under autocast in bf16 or fp16, a GPU speed option "
+                        "(`mtpd bench` measures it; such runs get their own work dir)")
+
 def _stage_inputs(args, dry:bool) -> tuple:
     "The student config and the teachers of a stage command line, checked (call inside `user_input`)."
     from mtpd.mechanisms import get_mechanism
@@ -319,10 +326,12 @@ def _inherit(args) -> bool|None:
     "`--no-inherit`: False; otherwise None, stage 1 inherits as published for the mode and family (`mtpd.mechanisms.inherits_teacher`)."
     return False if args.no_inherit else None
 
-def _check_work_dir(student, teachers:list, work_dir, mechanism:str, mode:str, seed:int, inherit_first:bool|None):
+def _check_work_dir(student, teachers:list, work_dir, mechanism:str, mode:str, seed:int, inherit_first:bool|None,
+                    teacher_precision:str='fp32'):
     "Raise the stage runner's refusals of `work_dir` now (`mtpd.stages.check_work_dir`): another experiment's, or a stage done with another config."
     from mtpd.stages import check_work_dir
-    with user_input(): check_work_dir(student, teachers, _directory(work_dir, '--work-dir'), mechanism, mode, seed, inherit_first)
+    with user_input(): check_work_dir(student, teachers, _directory(work_dir, '--work-dir'), mechanism, mode, seed, inherit_first,
+                                      teacher_precision=teacher_precision)
 
 # %% ../nbs/23_cli.ipynb #a1e05ffd
 def _progressive(args):
@@ -330,15 +339,17 @@ def _progressive(args):
     with user_input():
         student, teachers = _stage_inputs(args, dry=args.dry_run)
         if args.dry_run:
-            stages = plan(student, teachers, args.work_dir, args.mode, args.mechanism, _inherit(args))
+            stages = plan(student, teachers, args.work_dir, args.mode, args.mechanism, _inherit(args),
+                          teacher_precision=args.teacher_precision)
         else:
             if args.resume and not Path(args.work_dir).is_dir():
                 raise UserError(f"--resume: work dir '{args.work_dir}' does not exist; drop --resume to start a new run")
-            _check_work_dir(student, teachers, args.work_dir, args.mechanism, args.mode, args.seed, _inherit(args))
+            _check_work_dir(student, teachers, args.work_dir, args.mechanism, args.mode, args.seed, _inherit(args),
+                            args.teacher_precision)
             _check_launch(args)
     if args.dry_run: return _dry_run(stages, args.mechanism)
     _run(args, run_stages, student=args.student, teachers=teachers, work_dir=args.work_dir, mechanism=args.mechanism,
-         mode=args.mode, inherit_first=_inherit(args), seed=args.seed)
+         mode=args.mode, inherit_first=_inherit(args), seed=args.seed, teacher_precision=args.teacher_precision)
 
 def _dry_run(stages:list, mechanism:str, prefix:str=''):
     "One `forward_train` of each stage's model, built from the configs alone; print its loss terms."
@@ -380,6 +391,7 @@ def _add_progressive(sub):
                     help="only build each stage's teacher and student (no weights) and run one forward_train on a "
                          "random image: validates a GPU job's configs on a CPU before submitting it")
     _launch_opts(pr)
+    _teacher_precision_opt(pr)
     pr.set_defaults(func=_progressive)
 
 # %% ../nbs/23_cli.ipynb #9d2b7e60
@@ -516,7 +528,8 @@ def _experiment(args):
             print(f"[mtpd] {args.row}: teacher {zoo.model_name(args.row, i)} {ckpt}")
         return
     kw = dict(seed=args.seed, work_root=args.work_root, data_root=args.data_root, cache_root=args.cache_root,
-              teacher_ckpts=ckpts, mechanism=args.mechanism, batch_policy=args.batch_policy, rehearsal=args.rehearsal)
+              teacher_ckpts=ckpts, mechanism=args.mechanism, batch_policy=args.batch_policy, rehearsal=args.rehearsal,
+              teacher_precision=args.teacher_precision)
     if args.dry_run:
         for st, losses in dry_run_experiment(args.row, args.scale, args.mode, processes=args.gpus or 1, **kw):
             _dry_line(st, losses, args.mechanism, f"{args.row} {args.mode} ")
@@ -543,6 +556,7 @@ def _add_experiment(sub):
                     help="small scales: train (or find cached) the row's teachers, print their checkpoints and stop")
     ex.add_argument('--teacher', type=int, choices=(1, 2),
                     help="with --teachers-only: only this teacher (`mtpd reproduce --jobs` trains the two side by side)")
+    _teacher_precision_opt(ex)
     _full_scale_opts(ex)
     _launch_opts(ex)
     ex.set_defaults(func=_experiment)
@@ -564,7 +578,8 @@ def _write_config(args):
             if c and '://' not in c and not Path(c).is_file(): raise UserError(f"{what} '{c}' does not exist; give a checkpoint file")
         stages = experiment_stages(args.row, scale.name, args.mode, weights=args.rehearsal, seed=args.seed,
                                    work_root=args.work_root, data_root=args.data_root, mechanism=args.mechanism,
-                                   processes=args.gpus, batch_policy=args.batch_policy, rehearsal=args.rehearsal)
+                                   processes=args.gpus, batch_policy=args.batch_policy, rehearsal=args.rehearsal,
+                                   teacher_precision=args.teacher_precision)
         if args.stage > len(stages):
             raise UserError(f"--stage {args.stage}: {args.mode} mode has {len(stages)} stage{'s' * (len(stages) > 1)}")
         st = stages[args.stage - 1]
@@ -604,6 +619,7 @@ def _add_config(sub):
     cf.add_argument('--data-root', help="COCO root (full) or shapes cache (small scales)")
     cf.add_argument('--plain', action='store_true', help="write the plain student config (for tools/test.py)")
     cf.add_argument('--out', required=True, help="the config file to write (.py)")
+    _teacher_precision_opt(cf)
     _full_scale_opts(cf, "write the rehearsal's config (its data and checkpoints are written first)", dry_run=False)
     cf.set_defaults(func=_write_config)
 

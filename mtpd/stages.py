@@ -16,6 +16,7 @@ from .manifest import (code_fingerprint, load_manifest, metric_summary, new_mani
                            write_manifest)
 from .configs import resolve_pretrained, without_init
 from .mechanisms import GRAD_CLIP, distill_loss as mechanism_loss, family_of, get_mechanism, inherits_teacher
+from .distiller import TEACHER_PRECISIONS
 from .weights import read_checkpoint, fit_state, export_student
 from .train import batch_of, train, evaluate
 
@@ -140,7 +141,8 @@ def _with_clip(cfg:Config) -> bool:
     cfg.optimizer_config = dict(oc, grad_clip=dict(GRAD_CLIP))
     return True
 
-def _stage_config(student:Config, teacher:Teacher|None, loss:dict|None, start, inherit:bool, factor:int) -> tuple[Config, bool]:
+def _stage_config(student:Config, teacher:Teacher|None, loss:dict|None, start, inherit:bool, factor:int,
+                  teacher_precision:str='fp32') -> tuple[Config, bool]:
     cfg = scale_schedule(student, factor)
     cfg.model = resolve_pretrained(cfg.model)
     if teacher is None:
@@ -150,6 +152,7 @@ def _stage_config(student:Config, teacher:Teacher|None, loss:dict|None, start, i
                      teacher=without_init(as_config(teacher.config, 'teacher config').model),
                      teacher_ckpt=str(teacher.checkpoint) if teacher.checkpoint else None,
                      student_ckpt=str(start) if start else None, inherit_teacher=inherit, distill_loss=loss)
+    if teacher_precision != 'fp32': cfg.model['teacher_precision'] = teacher_precision  # fp32 configs stay as they were
     cfg.find_unused_parameters = True
     return cfg, _with_clip(cfg)
 
@@ -160,10 +163,13 @@ def plan(student, # complete MMDetection training config of the student (file, C
          mechanism:str='mgd', # a key of `mtpd.mechanisms.MECHANISMS`
          inherit_first:bool|None=None, # stage 1 starts the student's neck/heads from its teacher; None: as published
          distill_loss:dict|None=None, # loss config instead of the mechanism's family default
+         teacher_precision:str='fp32', # the teachers' forward: a key of `mtpd.distiller.TEACHER_PRECISIONS`
         ) -> list[Stage]:
     "The stages of a run, with their configs."
     student, work_dir = as_config(student, 'student config'), Path(work_dir)
     if mode not in MODES: raise ValueError(f"unknown mode '{mode}'; use {', '.join(MODES)}")
+    if teacher_precision not in TEACHER_PRECISIONS:
+        raise ValueError(f"unknown teacher precision '{teacher_precision}'; use {', '.join(TEACHER_PRECISIONS)}")
     n = max(len(teachers), 1)
     steps = ([(t, 1) for t in teachers] if mode == 'progressive' else
              [(teachers[-1], n)] if mode == 'direct' else [(None, n)])
@@ -173,7 +179,7 @@ def plan(student, # complete MMDetection training config of the student (file, C
     out, start = [], None
     for k, (teacher, factor) in enumerate(steps, 1):
         inherit = bool(first) and k == 1 and teacher is not None
-        cfg, clip_added = _stage_config(student, teacher, loss, start, inherit, factor)
+        cfg, clip_added = _stage_config(student, teacher, loss, start, inherit, factor, teacher_precision)
         out.append(Stage(k, len(steps), teacher, factor, inherit, start, cfg, clip_added))
         start = work_dir / f'stage{k}' / 'student.pth'
     return out
@@ -225,11 +231,11 @@ def experiment_manifest(work_dir, exp:dict) -> dict:
     return manifest or new_manifest(exp)
 
 def check_work_dir(student, teachers:list, work_dir, mechanism:str='mgd', mode:str='progressive', seed:int=0,
-                   inherit_first:bool|None=None, distill_loss:dict|None=None) -> dict:
+                   inherit_first:bool|None=None, distill_loss:dict|None=None, teacher_precision:str='fp32') -> dict:
     "Raise now, without training, the refusals `run_stages` would raise for `work_dir`; return its manifest."
     student = as_config(student, 'student config')
     manifest = experiment_manifest(work_dir, experiment_fingerprint(student, teachers, mechanism, mode, seed))
-    for stage in plan(student, teachers, work_dir, mode, mechanism, inherit_first, distill_loss):
+    for stage in plan(student, teachers, work_dir, mode, mechanism, inherit_first, distill_loss, teacher_precision):
         if stage.start is not None and not stage.start.is_file(): break  # starts from a stage that has yet to run
         if resume_action(manifest, stage, stage_fingerprint(stage, work_dir, seed), work_dir) == 'run': break
     return manifest
@@ -300,6 +306,7 @@ def run_stages(student, # complete MMDetection training config of the student (f
                seed:int=0,
                distributed:bool=False, # inside a torch.distributed launch (see mtpd.dist)
                distill_loss:dict|None=None, # loss config overriding the mechanism's default (e.g. another alpha)
+               teacher_precision:str='fp32', # the teachers' forward: fp32, or autocast to bf16/fp16 (`mtpd.distiller`)
               ) -> dict:
     "Train, export and evaluate every stage that is not already done; return the manifest."
     from mmcv.runner import get_dist_info
@@ -313,7 +320,7 @@ def run_stages(student, # complete MMDetection training config of the student (f
     manifest = experiment_manifest(work_dir, exp)
     teacher_sha = {t['checkpoint']: t.get('checkpoint_sha256') for t in exp['teachers'] if 'checkpoint' in t}
     prev_metrics = None
-    for stage in plan(student, teachers, work_dir, mode, mechanism, inherit_first, distill_loss):
+    for stage in plan(student, teachers, work_dir, mode, mechanism, inherit_first, distill_loss, teacher_precision):
         fp = stage_fingerprint(stage, work_dir, seed)
         if resume_action(manifest, stage, fp, work_dir) == 'done':
             prev_metrics = stage_record(manifest, stage.index)['metrics']
