@@ -107,6 +107,21 @@ def _launch_opts(p):
                    help="run on N processes through torchrun (NCCL on GPUs, gloo on CPU); default 1")
     g.add_argument('--launcher', choices=('slurm',), help="started by srun: read rank and world size from SLURM")
 
+def _precision_opts(p):
+    "--teacher-precision and --fp16 of the commands that distil: GPU speed options (their runs get their own work dir)."
+    from mtpd.distiller import TEACHER_PRECISIONS
+    p.add_argument('--teacher-precision', default='fp32', choices=list(TEACHER_PRECISIONS),
+                   help="the teachers' forward: fp32 (default), or under autocast in bf16 or fp16 (`mtpd bench` measures it)")
+    p.add_argument('--fp16', action='store_true',
+                   help="train every stage with mmcv's mixed precision (dynamic loss scale; CUDA only)")
+
+def _check_fp16(fp16:bool, what:str='--fp16'):
+    "Refuse mixed-precision training where there is no GPU, before anything runs."
+    from mtpd.train import default_device
+    if fp16 and default_device() != 'cuda':
+        raise UserError(f"{what}: mixed-precision training runs under CUDA autocast and this machine has no GPU; "
+                        "drop it (mtpd config --fp16 still writes the config for a GPU host)")
+
 def _check_launch(args):
     "Under `--launcher slurm`, the variables srun sets must be there (`mtpd.dist.dist_env` names the missing one)."
     if getattr(args, 'launcher', None) == 'slurm':
@@ -206,6 +221,7 @@ def _train(args):
         cfg = _config(args.config, 'config', needs=TRAINING)
         check_data(cfg, what=f"config file '{args.config}'")
         _directory(args.work_dir, '--work-dir')
+        _check_fp16(bool(cfg.get('fp16')), f"config file '{args.config}' asks for fp16")
         _check_launch(args)
     ckpt = _run(args, train, cfg=cfg, work_dir=args.work_dir, seed=args.seed)
     print(f"final checkpoint: {ckpt}")
@@ -301,13 +317,6 @@ def _add_export_student(sub):
     s.set_defaults(func=_export_student)
 
 # %% ../nbs/23_cli.ipynb #5e9c2f71
-def _teacher_precision_opt(p):
-    "--teacher-precision of the commands that distil."
-    from mtpd.distiller import TEACHER_PRECISIONS
-    p.add_argument('--teacher-precision', default='fp32', choices=list(TEACHER_PRECISIONS),
-                   help="the teachers' forward: fp32 (default), or under autocast in bf16 or fp16, a GPU speed option "
-                        "(`mtpd bench` measures it; such runs get their own work dir)")
-
 def _stage_inputs(args, dry:bool) -> tuple:
     "The student config and the teachers of a stage command line, checked (call inside `user_input`)."
     from mtpd.mechanisms import get_mechanism
@@ -327,11 +336,11 @@ def _inherit(args) -> bool|None:
     return False if args.no_inherit else None
 
 def _check_work_dir(student, teachers:list, work_dir, mechanism:str, mode:str, seed:int, inherit_first:bool|None,
-                    teacher_precision:str='fp32'):
+                    teacher_precision:str='fp32', fp16:bool=False):
     "Raise the stage runner's refusals of `work_dir` now (`mtpd.stages.check_work_dir`): another experiment's, or a stage done with another config."
     from mtpd.stages import check_work_dir
     with user_input(): check_work_dir(student, teachers, _directory(work_dir, '--work-dir'), mechanism, mode, seed, inherit_first,
-                                      teacher_precision=teacher_precision)
+                                      teacher_precision=teacher_precision, fp16=fp16)
 
 # %% ../nbs/23_cli.ipynb #a1e05ffd
 def _progressive(args):
@@ -340,16 +349,18 @@ def _progressive(args):
         student, teachers = _stage_inputs(args, dry=args.dry_run)
         if args.dry_run:
             stages = plan(student, teachers, args.work_dir, args.mode, args.mechanism, _inherit(args),
-                          teacher_precision=args.teacher_precision)
+                          teacher_precision=args.teacher_precision, fp16=args.fp16)
         else:
             if args.resume and not Path(args.work_dir).is_dir():
                 raise UserError(f"--resume: work dir '{args.work_dir}' does not exist; drop --resume to start a new run")
             _check_work_dir(student, teachers, args.work_dir, args.mechanism, args.mode, args.seed, _inherit(args),
-                            args.teacher_precision)
+                            args.teacher_precision, args.fp16)
+            _check_fp16(args.fp16)
             _check_launch(args)
     if args.dry_run: return _dry_run(stages, args.mechanism)
     _run(args, run_stages, student=args.student, teachers=teachers, work_dir=args.work_dir, mechanism=args.mechanism,
-         mode=args.mode, inherit_first=_inherit(args), seed=args.seed, teacher_precision=args.teacher_precision)
+         mode=args.mode, inherit_first=_inherit(args), seed=args.seed, teacher_precision=args.teacher_precision,
+         fp16=args.fp16)
 
 def _dry_run(stages:list, mechanism:str, prefix:str=''):
     "One `forward_train` of each stage's model, built from the configs alone; print its loss terms."
@@ -391,7 +402,7 @@ def _add_progressive(sub):
                     help="only build each stage's teacher and student (no weights) and run one forward_train on a "
                          "random image: validates a GPU job's configs on a CPU before submitting it")
     _launch_opts(pr)
-    _teacher_precision_opt(pr)
+    _precision_opts(pr)
     pr.set_defaults(func=_progressive)
 
 # %% ../nbs/23_cli.ipynb #9d2b7e60
@@ -514,6 +525,7 @@ def _experiment(args):
         ckpts = _teacher_ckpts(args.row, scale, args.mode, args.teacher_ckpt, needed=real_data)
         for d, what in ((args.work_root, '--work-root'), (args.cache_root, '--cache-root')):
             if d: _directory(d, what)
+        _check_fp16(args.fp16 and not args.dry_run)  # a dry run builds the stages on any device
         _check_launch(args)
         if args.teacher and not args.teachers_only:
             raise UserError(f"--teacher {args.teacher} picks which teacher --teachers-only trains; add --teachers-only")
@@ -529,7 +541,7 @@ def _experiment(args):
         return
     kw = dict(seed=args.seed, work_root=args.work_root, data_root=args.data_root, cache_root=args.cache_root,
               teacher_ckpts=ckpts, mechanism=args.mechanism, batch_policy=args.batch_policy, rehearsal=args.rehearsal,
-              teacher_precision=args.teacher_precision)
+              teacher_precision=args.teacher_precision, fp16=args.fp16)
     if args.dry_run:
         for st, losses in dry_run_experiment(args.row, args.scale, args.mode, processes=args.gpus or 1, **kw):
             _dry_line(st, losses, args.mechanism, f"{args.row} {args.mode} ")
@@ -556,7 +568,7 @@ def _add_experiment(sub):
                     help="small scales: train (or find cached) the row's teachers, print their checkpoints and stop")
     ex.add_argument('--teacher', type=int, choices=(1, 2),
                     help="with --teachers-only: only this teacher (`mtpd reproduce --jobs` trains the two side by side)")
-    _teacher_precision_opt(ex)
+    _precision_opts(ex)
     _full_scale_opts(ex)
     _launch_opts(ex)
     ex.set_defaults(func=_experiment)
@@ -579,7 +591,7 @@ def _write_config(args):
         stages = experiment_stages(args.row, scale.name, args.mode, weights=args.rehearsal, seed=args.seed,
                                    work_root=args.work_root, data_root=args.data_root, mechanism=args.mechanism,
                                    processes=args.gpus, batch_policy=args.batch_policy, rehearsal=args.rehearsal,
-                                   teacher_precision=args.teacher_precision)
+                                   teacher_precision=args.teacher_precision, fp16=args.fp16)
         if args.stage > len(stages):
             raise UserError(f"--stage {args.stage}: {args.mode} mode has {len(stages)} stage{'s' * (len(stages) > 1)}")
         st = stages[args.stage - 1]
@@ -619,7 +631,7 @@ def _add_config(sub):
     cf.add_argument('--data-root', help="COCO root (full) or shapes cache (small scales)")
     cf.add_argument('--plain', action='store_true', help="write the plain student config (for tools/test.py)")
     cf.add_argument('--out', required=True, help="the config file to write (.py)")
-    _teacher_precision_opt(cf)
+    _precision_opts(cf)
     _full_scale_opts(cf, "write the rehearsal's config (its data and checkpoints are written first)", dry_run=False)
     cf.set_defaults(func=_write_config)
 

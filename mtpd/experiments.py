@@ -154,9 +154,11 @@ class Experiment:
     loss: dict # the distillation loss config
     work_dir: Path
     teacher_precision: str = 'fp32' # the teachers' forward (`mtpd.distiller.TEACHER_PRECISIONS`)
+    fp16: bool = False # mixed-precision training (`mtpd.train.prepare_config`)
     def stages(self) -> list[Stage]:
         "The planned stages (`mtpd.stages.plan`), with their exact configs."
-        return plan(self.student, self.teachers, self.work_dir, self.mode, self.mechanism, None, self.loss, self.teacher_precision)
+        return plan(self.student, self.teachers, self.work_dir, self.mode, self.mechanism, None, self.loss,
+                    self.teacher_precision, self.fp16)
 
 def run_label(scale:str, rehearsal:bool=False) -> str:
     "The name a scale's runs and figures go under: the scale's, or `full-rehearsal`."
@@ -177,6 +179,7 @@ def experiment(row:str, # a key of `zoo.ROWS`
                rehearsal:bool=False, # rehearse the full scale (`mtpd.rehearsal`)
                weights:bool=True, # make data and teachers exist (False: write and train nothing)
                teacher_precision:str='fp32', # the teachers' forward: fp32, or autocast to bf16/fp16 (a GPU speed option)
+               fp16:bool=False, # mixed-precision training of every stage (CUDA only)
               ) -> Experiment:
     "The experiment of `row` at `scale` in `mode`: student config, teachers, loss and work dir."
     zoo.check_choice('row', row, zoo.ROWS); zoo.check_choice('mode', mode, MODES); get_mechanism(mechanism)
@@ -187,7 +190,7 @@ def experiment(row:str, # a key of `zoo.ROWS`
         raise ValueError(f"unknown teacher precision '{teacher_precision}'; use {', '.join(TEACHER_PRECISIONS)}")
     if mode == 'baseline': teacher_precision = 'fp32'  # no teacher runs
     tag = _sequence_tag(row, mode, teachers)
-    work_dir = experiment_dir(row, run_label(scale, rehearsal), mode, seed, work_root, mechanism, tag, teacher_precision)
+    work_dir = experiment_dir(row, run_label(scale, rehearsal), mode, seed, work_root, mechanism, tag, teacher_precision, fp16)
     if rehearsal:
         data_root = rh.rehearsal_data(data_root, write=weights)
         if teacher_ckpts is None and mode != 'baseline': teacher_ckpts = rh.rehearsal_teachers(row, write=weights)
@@ -202,7 +205,7 @@ def experiment(row:str, # a key of `zoo.ROWS`
     family = family_of(student.model.to_dict())
     loss = distill_loss(mechanism, family, get_mechanism(mechanism).small_gain[family] if s.small_models else 1.0,
                         student.model.type)
-    return Experiment(row, s.name, mode, seed, mechanism, student, teachers, loss, work_dir, teacher_precision)
+    return Experiment(row, s.name, mode, seed, mechanism, student, teachers, loss, work_dir, teacher_precision, fp16)
 
 def experiment_stages(row:str, scale:str, mode:str='progressive', weights:bool=False, **kw) -> list[Stage]:
     "The planned stages of `experiment(row, scale, mode, weights=weights, **kw)`, with the exact configs the run trains."
@@ -219,7 +222,7 @@ def set_aside_stale(e:Experiment) -> Path|None:
     "Move `e.work_dir` to `<row>/.replaced/` when it holds a run the stage runner would refuse for `e`, or one trained by other code; return where it went."
     try:
         if (why := trained_by_other_code(e.work_dir)): raise ValueError(why)
-        check_work_dir(e.student, e.teachers, e.work_dir, e.mechanism, e.mode, e.seed, None, e.loss, e.teacher_precision)
+        check_work_dir(e.student, e.teachers, e.work_dir, e.mechanism, e.mode, e.seed, None, e.loss, e.teacher_precision, e.fp16)
     except ValueError as err:
         dest = e.work_dir.parent / '.replaced' / f"{e.work_dir.name}-{time.strftime('%Y%m%dT%H%M%S')}"
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -242,11 +245,12 @@ def run_experiment(row:str, # a key of `zoo.ROWS`
                    batch_policy:str='accumulate', # a key of `mtpd.scales.BATCH_POLICIES`
                    rehearsal:bool=False, # rehearse the full scale (`mtpd.rehearsal`)
                    teacher_precision:str='fp32', # the teachers' forward: fp32, bf16 or fp16 (see `experiment`)
+                   fp16:bool=False, # mixed-precision training (CUDA only)
                   ) -> dict:
     "Run (or resume) one row in one mode for one seed; return its manifest."
     kw = dict(row=row, scale=scale, mode=mode, seed=seed, work_root=work_root, data_root=data_root, cache_root=cache_root,
               teacher_ckpts=teacher_ckpts, mechanism=mechanism, teachers=teachers, processes=get_world_size(),
-              batch_policy=batch_policy, rehearsal=rehearsal, teacher_precision=teacher_precision)
+              batch_policy=batch_policy, rehearsal=rehearsal, teacher_precision=teacher_precision, fp16=fp16)
     if distributed:  # rank 0 makes the data and the teachers; the others find them made
         if is_main(): experiment(**kw)
         barrier()
@@ -254,7 +258,7 @@ def run_experiment(row:str, # a key of `zoo.ROWS`
     if get_scale(scale).teacher_schedule is not None and is_main(): set_aside_stale(e)  # small scales: redo, keep the old
     if distributed: barrier()
     return run_stages(e.student, e.teachers, e.work_dir, mechanism=mechanism, mode=mode, seed=seed, distributed=distributed,
-                      distill_loss=e.loss, teacher_precision=e.teacher_precision)
+                      distill_loss=e.loss, teacher_precision=e.teacher_precision, fp16=e.fp16)
 
 def dry_run_experiment(row:str, scale:str, mode:str='progressive', img_size:int=256, **kw) -> list[tuple]:
     "[(stage, losses)]: one `forward_train` of every stage of the experiment on a random image, built without weights (`mtpd.train.dry_run`)."
@@ -275,16 +279,18 @@ def distill_balance(row:str, scale:str, mechanism:str='mgd', img_size:int=256, s
 
 # %% ../nbs/18_experiments.ipynb #da113291
 def experiment_dir(row, scale, mode, seed=0, work_root=None, mechanism='mgd', sequence:str|None=None,
-                   teacher_precision:str='fp32') -> Path:
-    "The stage-runner work dir of one experiment (`sequence`: the teachers' names when not the row's own; a teacher precision other than fp32 is named too)."
-    parts = [mode, sequence, mechanism, None if teacher_precision == 'fp32' else f'teacher{teacher_precision}', f'seed{seed}']
+                   teacher_precision:str='fp32', fp16:bool=False) -> Path:
+    "The stage-runner work dir of one experiment (`sequence`: the teachers' names when not the row's own; the precision options when set)."
+    parts = [mode, sequence, mechanism, None if teacher_precision == 'fp32' else f'teacher{teacher_precision}',
+             'fp16' if fp16 else None, f'seed{seed}']
     return Path(work_root or Path('runs') / scale) / row / '-'.join(p for p in parts if p)
 
 def run_experiment_any(row:str, scale:str, mode:str='progressive', seed:int=0, work_root=None, data_root=None,
                        cache_root=None, teacher_ckpts:list|None=None, mechanism:str='mgd', gpus:int=1,
                        teachers:list|None=None, batch_policy:str='accumulate', rehearsal:bool=False,
-                       teacher_precision:str='fp32') -> dict:
+                       teacher_precision:str='fp32', fp16:bool=False) -> dict:
     "`run_experiment` here, or on `gpus` processes (`mtpd.dist.run_on`); return the manifest."
     return run_on(run_experiment, gpus, row=row, scale=scale, mode=mode, seed=seed, work_root=work_root,
                   data_root=data_root, cache_root=cache_root, teacher_ckpts=teacher_ckpts, mechanism=mechanism,
-                  teachers=teachers, batch_policy=batch_policy, rehearsal=rehearsal, teacher_precision=teacher_precision)
+                  teachers=teachers, batch_policy=batch_policy, rehearsal=rehearsal, teacher_precision=teacher_precision,
+                  fp16=fp16)

@@ -142,9 +142,10 @@ def _with_clip(cfg:Config) -> bool:
     return True
 
 def _stage_config(student:Config, teacher:Teacher|None, loss:dict|None, start, inherit:bool, factor:int,
-                  teacher_precision:str='fp32') -> tuple[Config, bool]:
+                  teacher_precision:str='fp32', fp16:bool=False) -> tuple[Config, bool]:
     cfg = scale_schedule(student, factor)
     cfg.model = resolve_pretrained(cfg.model)
+    if fp16: cfg.fp16 = dict(loss_scale='dynamic')  # mmcv's mixed precision (see `mtpd.train.prepare_config`)
     if teacher is None:
         if start: cfg.load_from = str(start)
         return cfg, False
@@ -164,6 +165,7 @@ def plan(student, # complete MMDetection training config of the student (file, C
          inherit_first:bool|None=None, # stage 1 starts the student's neck/heads from its teacher; None: as published
          distill_loss:dict|None=None, # loss config instead of the mechanism's family default
          teacher_precision:str='fp32', # the teachers' forward: a key of `mtpd.distiller.TEACHER_PRECISIONS`
+         fp16:bool=False, # train every stage with mmcv's mixed precision (CUDA)
         ) -> list[Stage]:
     "The stages of a run, with their configs."
     student, work_dir = as_config(student, 'student config'), Path(work_dir)
@@ -179,7 +181,7 @@ def plan(student, # complete MMDetection training config of the student (file, C
     out, start = [], None
     for k, (teacher, factor) in enumerate(steps, 1):
         inherit = bool(first) and k == 1 and teacher is not None
-        cfg, clip_added = _stage_config(student, teacher, loss, start, inherit, factor, teacher_precision)
+        cfg, clip_added = _stage_config(student, teacher, loss, start, inherit, factor, teacher_precision, fp16)
         out.append(Stage(k, len(steps), teacher, factor, inherit, start, cfg, clip_added))
         start = work_dir / f'stage{k}' / 'student.pth'
     return out
@@ -231,11 +233,12 @@ def experiment_manifest(work_dir, exp:dict) -> dict:
     return manifest or new_manifest(exp)
 
 def check_work_dir(student, teachers:list, work_dir, mechanism:str='mgd', mode:str='progressive', seed:int=0,
-                   inherit_first:bool|None=None, distill_loss:dict|None=None, teacher_precision:str='fp32') -> dict:
+                   inherit_first:bool|None=None, distill_loss:dict|None=None, teacher_precision:str='fp32',
+                   fp16:bool=False) -> dict:
     "Raise now, without training, the refusals `run_stages` would raise for `work_dir`; return its manifest."
     student = as_config(student, 'student config')
     manifest = experiment_manifest(work_dir, experiment_fingerprint(student, teachers, mechanism, mode, seed))
-    for stage in plan(student, teachers, work_dir, mode, mechanism, inherit_first, distill_loss, teacher_precision):
+    for stage in plan(student, teachers, work_dir, mode, mechanism, inherit_first, distill_loss, teacher_precision, fp16):
         if stage.start is not None and not stage.start.is_file(): break  # starts from a stage that has yet to run
         if resume_action(manifest, stage, stage_fingerprint(stage, work_dir, seed), work_dir) == 'run': break
     return manifest
@@ -307,6 +310,7 @@ def run_stages(student, # complete MMDetection training config of the student (f
                distributed:bool=False, # inside a torch.distributed launch (see mtpd.dist)
                distill_loss:dict|None=None, # loss config overriding the mechanism's default (e.g. another alpha)
                teacher_precision:str='fp32', # the teachers' forward: fp32, or autocast to bf16/fp16 (`mtpd.distiller`)
+               fp16:bool=False, # mixed-precision training of every stage (CUDA; `mtpd.train.prepare_config`)
               ) -> dict:
     "Train, export and evaluate every stage that is not already done; return the manifest."
     from mmcv.runner import get_dist_info
@@ -320,7 +324,7 @@ def run_stages(student, # complete MMDetection training config of the student (f
     manifest = experiment_manifest(work_dir, exp)
     teacher_sha = {t['checkpoint']: t.get('checkpoint_sha256') for t in exp['teachers'] if 'checkpoint' in t}
     prev_metrics = None
-    for stage in plan(student, teachers, work_dir, mode, mechanism, inherit_first, distill_loss, teacher_precision):
+    for stage in plan(student, teachers, work_dir, mode, mechanism, inherit_first, distill_loss, teacher_precision, fp16):
         fp = stage_fingerprint(stage, work_dir, seed)
         if resume_action(manifest, stage, fp, work_dir) == 'done':
             prev_metrics = stage_record(manifest, stage.index)['metrics']

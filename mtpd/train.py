@@ -21,8 +21,8 @@ from .pretrain import ensure_pretrained_backbones
 from .resume import EXACT_RESUME, gather_random_states
 
 # %% auto #0
-__all__ = ['AtomicCheckpointHook', 'FiniteLossHook', 'default_device', 'runnable_model', 'batch_of', 'prepare_config',
-           'cpu_threads', 'latest_checkpoint', 'train', 'evaluate', 'random_batch', 'dry_run']
+__all__ = ['FP16_HOOKS', 'AtomicCheckpointHook', 'FiniteLossHook', 'default_device', 'runnable_model', 'batch_of',
+           'prepare_config', 'cpu_threads', 'latest_checkpoint', 'train', 'evaluate', 'random_batch', 'dry_run']
 
 # %% ../nbs/16_train.ipynb #18f7fd5a
 @HOOKS.register_module(force=True)
@@ -80,12 +80,29 @@ def batch_of(cfg:Config, processes:int=1) -> dict:
     return dict(processes=processes, images_per_process=n, accumulation=k, effective_batch=processes * n * k,
                 lr=cfg.optimizer.lr)
 
+FP16_HOOKS = {'OptimizerHook': 'Fp16OptimizerHook', 'GradientCumulativeOptimizerHook': 'GradientCumulativeFp16OptimizerHook'}
+"mmcv's mixed-precision version of each optimizer hook mtpd's configs use."
+
+def _mixed_precision(cfg:Config):
+    "Replace `cfg.fp16` by the fp16 version of `cfg`'s optimizer hook (CUDA only)."
+    fp16 = cfg.pop('fp16', None)
+    if fp16 is None: return
+    if cfg.device != 'cuda':
+        raise ValueError(f"fp16 (mixed-precision training) runs under CUDA autocast, and this run's device is "
+                         f"{cfg.device}: drop --fp16 (or the config's fp16)")
+    oc = dict(cfg.get('optimizer_config') or {})
+    kind = oc.pop('type', 'OptimizerHook')
+    if kind not in FP16_HOOKS:
+        raise ValueError(f"fp16: optimizer_config type {kind!r} has no mixed-precision version here; use one of {', '.join(FP16_HOOKS)}")
+    cfg.optimizer_config = dict(oc, type=FP16_HOOKS[kind], **fp16)
+
 def prepare_config(cfg:Config, work_dir, seed:int=0, run_name:str|None=None, device:str|None=None) -> Config:
     "A copy of `cfg` ready for `mmdet.apis.train_detector`."
     cfg = Config(copy.deepcopy(cfg._cfg_dict.to_dict()) if isinstance(cfg, Config) else copy.deepcopy(dict(cfg)))
     cfg.model = runnable_model(cfg.model)
     cfg.work_dir = str(work_dir)
     cfg.device = device or cfg.get('device') or default_device()
+    _mixed_precision(cfg)
     cfg.gpu_ids = [0]
     cfg.seed = seed
     cfg.setdefault('resume_from', None); cfg.setdefault('load_from', None)
