@@ -11,7 +11,8 @@ On a GPU host, tools/build_mmcv_cuda.sh builds mmcv-full 1.7.2 with its CUDA ops
 4. training (8 iterations) and COCO evaluation on the GPU of smoke students, through `mtpd.train`
    (mmcv's GPU scatter, the device-safe RepPoints head and point assigner);
 5. fp32 against torch.autocast(fp16) step time of a full-scale RetinaNet R50 <- R101 distillation step;
-6. a smoke-scale progressive experiment on the GPU: one plain process (`--gpus 1`) and one torchrun/NCCL
+6. a smoke-scale progressive experiment on the GPU: one plain process (`--gpus 1`; again with `--fp16
+   --teacher-precision bf16`) and one torchrun/NCCL
    process;
 7. (only when MTPD_GPU_SWEEP names variants) a small-scale sweep of zoo detector variants.
 
@@ -315,14 +316,16 @@ def test_amp_against_fp32_step_time(record):
 # --------------------------------------------------------------------------------------- 6. experiments
 
 @pytest.mark.slow
-@pytest.mark.parametrize('launch', ['plain', 'torchrun'])
+@pytest.mark.parametrize('launch', ['plain', 'torchrun', 'fp16'])
 def test_smoke_experiment_on_gpu(launch, record, tmp_path, mtpd_cache):
-    "A smoke progressive experiment: `--gpus 1` in one plain process, or one torchrun process (NCCL)."
+    "A smoke progressive experiment: `--gpus 1` in one plain process (also with `--fp16 --teacher-precision bf16`), or one torchrun process (NCCL)."
     work = tmp_path / 'runs'
     args = ['-m', 'mtpd.cli', 'experiment', ROW, '--scale', 'smoke', '--mode', 'progressive', '--work-root', str(work)]
     env = run_env()
     if launch == 'plain':
         cmd = [sys.executable, *args, '--gpus', '1']
+    elif launch == 'fp16':  # mixed-precision training (mmcv's fp16 hooks) and a bf16 teacher forward
+        cmd = [sys.executable, *args, '--gpus', '1', '--fp16', '--teacher-precision', 'bf16']
     else:
         for k in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT'): env.pop(k, None)
         env['NCCL_DEBUG'] = 'VERSION'
@@ -345,6 +348,9 @@ def test_smoke_experiment_on_gpu(launch, record, tmp_path, mtpd_cache):
                bbox_AP=f"{100 * tj['metrics'].get('bbox_mAP', 0):.2f}")
     assert [s['stage'] for s in m['stages']] == [1, 2]
     assert all(0 <= s['metrics']['bbox_mAP'] <= 1 for s in m['stages'])
+    if launch == 'fp16':  # its own work dir, and the options in every stage config the manifest records
+        assert manifest.parent.name == 'progressive-mgd-teacherbf16-fp16-seed0'
+        assert all("loss_scale='dynamic'" in s['config'] and "teacher_precision='bf16'" in s['config'] for s in m['stages'])
 
 
 # --------------------------------------------------------------------------------------- 7. sweep (opt-in)
