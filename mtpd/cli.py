@@ -608,6 +608,11 @@ def _write_config(args):
                                 f"{args.row} --scale {scale.name}) or give --teacher-ckpt")
         if args.plain and st.teacher is not None: cfg.model = cfg.model.student
         cfg.custom_imports = dict(imports=['mtpd'], allow_failed_imports=False)
+    if scale.data == 'shapes':  # what MMDetection's tools cannot make: the dataset and the pretrained backbones it names
+        from mtpd.experiments import ensure_data
+        from mtpd.pretrain import ensure_pretrained_backbones
+        ensure_data(scale.name, args.data_root)
+        ensure_pretrained_backbones(cfg)
     atomic_write_text(out, cfg.pretty_text)
     print(f"wrote {out}: {args.row} {args.mode} {st.title}{' (plain student)' if args.plain else ''}, {scale.name} scale "
           f"on {args.gpus} process{'es' * (args.gpus > 1)}")

@@ -20,11 +20,12 @@ def test_jobs_run_the_work_and_the_notebook_finds_it_done(tmp_path):
     work, out = tmp_path / 'jobs2' / 'runs', tmp_path / 'jobs2' / 'figures'
     r = _reproduce(tmp_path, 2, 'jobs2')
     assert r.returncode == 0, r.stderr[-3000:]
-    names = ['retinanet_r101_x101-teachers', 'retinanet_r101_x101-progressive-mgd-seed0', 'retinanet_r101_x101-baseline-mgd-seed0']
+    names = ['retinanet_r101_x101-teacher1', 'retinanet_r101_x101-teacher2', 'retinanet_r101_x101-progressive-mgd-seed0',
+             'retinanet_r101_x101-baseline-mgd-seed0']
     assert sorted(p.stem for p in (work / 'jobs').glob('*.log')) == sorted(names)
     for n in names:  # every job started on its own core and ended well
         assert f'[mtpd] job {n}: started on cores ' in r.stdout and f'[mtpd] job {n}: done in ' in r.stdout, r.stdout[-3000:]
-    assert '[mtpd] jobs: 3 done in' in r.stdout
+    assert '[mtpd] jobs: 4 done in' in r.stdout
     # the notebook trained nothing: each of its experiments was done, stage by stage
     nb = nbformat.read(work / 'notebooks' / 'main_results.ipynb', as_version=4)
     text = '\n'.join(o.get('text', '') for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', [])
