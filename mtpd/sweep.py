@@ -23,13 +23,14 @@ __all__ = ['KEYS', 'SPEC', 'SWEEP_SCALES', 'RESULT_KEY', 'check_variant', 'parse
            'variant_config', 'run_variant', 'result_line', 'sweep']
 
 # %% ../nbs/22_sweep.ipynb #984df418
-KEYS = ('lr', 'weight_decay', 'drop_path', 'warmup', 'clip', 'xsched', 'seed')
+KEYS = ('lr', 'weight_decay', 'drop_path', 'warmup', 'clip', 'xsched', 'norm_eval', 'seed')
 "The settings a variant may change (see the table above)."
 
-_INT_KEYS = ('warmup', 'seed')
+_INT_KEYS = ('warmup', 'norm_eval', 'seed')
 _RANGES = dict(lr=(lambda x: x > 0, 'positive'), weight_decay=(lambda x: x >= 0, 'zero or positive'),
                drop_path=(lambda x: 0 <= x < 1, 'in [0, 1)'), warmup=(lambda x: x >= 0, 'zero or positive'),
                clip=(lambda x: x >= 0, 'zero (no clipping) or positive'), xsched=(lambda x: x > 0, 'positive'),
+               norm_eval=(lambda x: x in (0, 1), '0 (BatchNorm tracks statistics) or 1 (frozen statistics)'),
                seed=(lambda x: x >= 0, 'zero or positive'))
 SPEC = 'NAME=ROW:ROLE:SCHEDULE[:KEY=VALUE,...]'
 _NAME = re.compile(r'[A-Za-z0-9_.+-]+')
@@ -123,6 +124,12 @@ def variant_config(v:dict, # a variant (`parse_variant`)
             _fail(v['name'], f"drop_path sets a Swin backbone's drop_path_rate; {model_name(v['row'], v['role'])} "
                              f"has a {bb.type} backbone")
         bb.drop_path_rate = v['drop_path']
+    if 'norm_eval' in v:
+        bb = cfg.model.backbone
+        if 'norm_eval' not in bb:
+            _fail(v['name'], f"norm_eval sets a BatchNorm backbone's norm_eval; {model_name(v['row'], v['role'])} "
+                             f"has a {bb.type} backbone without one")
+        bb.norm_eval = bool(v['norm_eval'])
     if 'warmup' in v:
         cfg.lr_config.warmup_iters = v['warmup']
         if v['warmup'] == 0: cfg.lr_config.warmup = None  # mmcv refuses a warm-up of 0 iterations
