@@ -5,14 +5,13 @@
 # %% ../nbs/22a_bench.ipynb #9d255f33
 from __future__ import annotations
 
-import copy, ctypes, gc, os, platform, statistics, time
+import ctypes, gc, os, platform, statistics, time
 from pathlib import Path
 
 import torch
 
-from .configs import quiet_init, without_init
 from .distiller import TEACHER_PRECISIONS, teacher_autocast
-from .train import random_batch, runnable_model
+from .train import random_batch, weightless_detector
 
 # %% auto #0
 __all__ = ['BENCH_MODELS', 'release_freed_memory', 'PeakMemory', 'time_part', 'bench_distiller', 'bench_batch', 'measure',
@@ -80,17 +79,11 @@ def time_part(fn, # the work, called without arguments
 def bench_distiller(cfg, # a stage's config (`Stage.config`), whose model is a DetectionDistiller
                     device:str='cpu'):
     "The stage's distiller with random weights (nothing is read), in training mode on `device`."
-    from mmcv import ConfigDict
-    from mmdet.models import build_detector
-    m = cfg.model.to_dict() if hasattr(cfg.model, 'to_dict') else copy.deepcopy(dict(cfg.model))
-    if m.get('type') != 'DetectionDistiller':
-        raise ValueError(f"bench_distiller: the config's model is a {m.get('type')}, not a DetectionDistiller; give a "
+    kind = cfg.model.get('type')
+    if kind != 'DetectionDistiller':
+        raise ValueError(f"bench_distiller: the config's model is a {kind}, not a DetectionDistiller; give a "
                          "distillation stage's config")
-    m.update(student=without_init(m['student']), teacher=without_init(m['teacher']), teacher_ckpt=None,
-             student_ckpt=None, inherit_teacher=False)
-    det = build_detector(ConfigDict(runnable_model(m)))
-    with quiet_init(): det.init_weights()
-    return det.to(device).train()
+    return weightless_detector(cfg.model, device)
 
 def bench_batch(model:dict, # the `model=` config the batch is for
                 size:tuple, # (height, width) of the images

@@ -22,7 +22,7 @@ from .configs import resolve_pretrained, without_init
 from .weights import read_checkpoint, fit_state, inherit_from_teacher, student_state_dict
 
 # %% auto #0
-__all__ = ['TEACHER_PRECISIONS', 'fpn_pairs', 'batch_inputs', 'teacher_autocast', 'DetectionDistiller']
+__all__ = ['TEACHER_PRECISIONS', 'fpn_pairs', 'batch_inputs', 'check_teacher_precision', 'teacher_autocast', 'DetectionDistiller']
 
 # %% ../nbs/14_distiller.ipynb #91440dca
 def fpn_pairs(student:nn.Module, teacher:nn.Module, loss:dict|None=None) -> list[dict]:
@@ -64,6 +64,12 @@ def batch_inputs(loss:nn.Module) -> tuple:
 TEACHER_PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 "The precisions a distiller's teacher can run its forward in, and the autocast dtype of each (None: no autocast)."
 
+def check_teacher_precision(precision:str) -> str:
+    "`precision` if it is a key of `TEACHER_PRECISIONS`, else a one-line `ValueError` naming the valid ones."
+    if precision not in TEACHER_PRECISIONS:
+        raise ValueError(f"unknown teacher precision '{precision}'; use {', '.join(TEACHER_PRECISIONS)}")
+    return precision
+
 def teacher_autocast(precision:str, # a key of `TEACHER_PRECISIONS`
                      device_type:str, # 'cuda' or 'cpu': where the teacher runs
                     ):
@@ -87,10 +93,7 @@ class DetectionDistiller(BaseDetector):
                  train_cfg=None, test_cfg=None, # accepted for build_detector; the student's own are used
                  init_cfg=None):
         super().__init__(init_cfg)
-        if teacher_precision not in TEACHER_PRECISIONS:
-            raise ValueError(f"DetectionDistiller: unknown teacher_precision '{teacher_precision}'; choose one of "
-                             f"{', '.join(TEACHER_PRECISIONS)}")
-        self.teacher_precision = teacher_precision
+        self.teacher_precision = check_teacher_precision(teacher_precision)
         if student_ckpt and inherit_teacher:
             raise ValueError("DetectionDistiller: student_ckpt and inherit_teacher=True both given; later stages "
                              "start from the previous student and must not re-inherit from the teacher")

@@ -14,12 +14,12 @@ from mmcv import Config
 from . import recipes, rehearsal as rh, zoo
 from .data import config_shapes_dir, dataset_digest, ensure_shapes, shapes_dir
 from .dist import barrier, get_world_size, is_main, run_on
-from .io import atomic_save, atomic_write_json, entry_lock, read_json
-from .manifest import code_fingerprint, load_manifest, read_manifest
+from .io import atomic_save, atomic_write_json, entry_lock
+from .manifest import code_fingerprint, load_manifest, read_manifest, teacher_record
 from .mechanisms import distill_loss, family_of, get_mechanism
 from .scales import cache_dir, get_scale
 from .stages import MODES, Stage, Teacher, check_work_dir, plan, run_stages
-from .distiller import TEACHER_PRECISIONS
+from .distiller import check_teacher_precision
 from .train import dry_run, train, evaluate
 from .weights import read_checkpoint
 
@@ -97,8 +97,7 @@ def trained_teacher(row:str, index:int, scale:str, data_root=None, cache_root=No
 
 def teacher_metrics(checkpoint) -> dict:
     "The metrics recorded beside a cached teacher (empty for zoo/user checkpoints)."
-    p = Path(checkpoint).parent / 'teacher.json'
-    return read_json(p, 'teacher record')['metrics'] if p.is_file() else {}
+    return teacher_record(checkpoint).get('metrics', {})
 
 # %% ../nbs/18_experiments.ipynb #78249882
 def teachers_of(row:str, scale:str, data_root=None, cache_root=None, teacher_ckpts:list|None=None,
@@ -186,8 +185,7 @@ def experiment(row:str, # a key of `zoo.ROWS`
     s = get_scale(scale)
     if rehearsal and s.data != 'coco':
         raise ValueError(f"a rehearsal rehearses the full scale, not {s.name!r}; use --scale full, or drop --rehearsal")
-    if teacher_precision not in TEACHER_PRECISIONS:
-        raise ValueError(f"unknown teacher precision '{teacher_precision}'; use {', '.join(TEACHER_PRECISIONS)}")
+    check_teacher_precision(teacher_precision)
     if mode == 'baseline': teacher_precision = 'fp32'  # no teacher runs
     tag = _sequence_tag(row, mode, teachers)
     work_dir = experiment_dir(row, run_label(scale, rehearsal), mode, seed, work_root, mechanism, tag, teacher_precision, fp16)

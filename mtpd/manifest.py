@@ -13,8 +13,8 @@ from .io import atomic_write_json, read_json, sha256_text
 # %% auto #0
 __all__ = ['MANIFEST', 'RESULT_MODULES', 'TABLE_MODULES', 'NOT_TABLES', 'STACK', 'manifest_path', 'load_manifest',
            'read_manifest', 'new_manifest', 'stage_record', 'with_stage', 'without_stage', 'write_manifest',
-           'package_dir', 'code_digest', 'notebook_code', 'code_fingerprint', 'code_changes', 'final_ap', 'stage_aps',
-           'metric_summary']
+           'teacher_record', 'package_dir', 'code_digest', 'notebook_code', 'code_fingerprint', 'code_changes',
+           'final_ap', 'stage_aps', 'metric_summary']
 
 # %% ../nbs/02_manifest.ipynb #9e6359cb
 MANIFEST = 'manifest.json'
@@ -62,6 +62,11 @@ def without_stage(manifest:dict, stage:int) -> dict:
 def write_manifest(work_dir, manifest:dict) -> Path:
     "Write `manifest` to `work_dir` atomically."
     return atomic_write_json(manifest_path(work_dir), manifest)
+
+def teacher_record(checkpoint) -> dict:
+    "The record a small-scale teacher is cached with (`teacher.json` beside it: config, metrics, code); {} for zoo, URL or user checkpoints."
+    p = Path(str(checkpoint)).parent / 'teacher.json'
+    return {} if '://' in str(checkpoint) or not p.is_file() else read_json(p, 'teacher record')
 
 # %% ../nbs/02_manifest.ipynb #84ae0a82
 RESULT_MODULES = ('compat', 'mgd', 'cwd', 'fgd', 'mechanisms', 'configs', 'heads', 'backbones', 'weights', 'scales', 'data',

@@ -183,6 +183,11 @@ def check_tables(out_dir) -> dict[str, list[str]]:
             if old:
                 problems.append(f"{len(old)} of {sum(len(r['stages']) for r in prov['runs'].values())} stages behind it "
                                 f"were trained (or their teachers were) by other code, e.g. run {old[0][0]} stage {old[0][1]}")
+            pool = prov.get('teachers') or {}
+            old_teachers = [c for c, code in pool.items() if code not in (None, trained_by)]
+            if old_teachers:
+                problems.append(f"{len(old_teachers)} of {len(pool)} teachers it ranks or reads outside its runs were trained "
+                                f"by other code, e.g. {old_teachers[0]}")
         out[p.stem] = problems
     if not out: raise FileNotFoundError(f"no tables in '{out_dir}'; make them with mtpd reproduce")
     return out

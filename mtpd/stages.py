@@ -16,7 +16,7 @@ from .manifest import (code_fingerprint, load_manifest, metric_summary, new_mani
                            write_manifest)
 from .configs import resolve_pretrained, without_init
 from .mechanisms import GRAD_CLIP, distill_loss as mechanism_loss, family_of, get_mechanism, inherits_teacher
-from .distiller import TEACHER_PRECISIONS
+from .distiller import check_teacher_precision
 from .weights import read_checkpoint, fit_state, export_student
 from .train import batch_of, train, evaluate
 
@@ -170,8 +170,7 @@ def plan(student, # complete MMDetection training config of the student (file, C
     "The stages of a run, with their configs."
     student, work_dir = as_config(student, 'student config'), Path(work_dir)
     if mode not in MODES: raise ValueError(f"unknown mode '{mode}'; use {', '.join(MODES)}")
-    if teacher_precision not in TEACHER_PRECISIONS:
-        raise ValueError(f"unknown teacher precision '{teacher_precision}'; use {', '.join(TEACHER_PRECISIONS)}")
+    check_teacher_precision(teacher_precision)
     n = max(len(teachers), 1)
     steps = ([(t, 1) for t in teachers] if mode == 'progressive' else
              [(teachers[-1], n)] if mode == 'direct' else [(None, n)])

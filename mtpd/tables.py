@@ -9,12 +9,12 @@ import json, os, statistics
 from pathlib import Path
 
 from .io import atomic_write_json, atomic_write_text  # tables are written as checkpoints are: temp file + rename
-from .manifest import code_fingerprint, package_dir
+from .manifest import code_fingerprint, package_dir, teacher_record
 
 # %% auto #0
-__all__ = ['PAPER', 'mean_std', 'paired_difference', 'difference_text', 'to_markdown', 'git_commit', 'run_provenance',
-           'provenance', 'write_table', 'plot_direct_vs_progressive', 'plot_paired_differences', 'plot_stage_curves',
-           'plot_teacher_order']
+__all__ = ['PAPER', 'mean_std', 'paired_difference', 'difference_text', 'to_markdown', 'git_commit', 'teacher_code',
+           'run_provenance', 'provenance', 'write_table', 'plot_direct_vs_progressive', 'plot_paired_differences',
+           'plot_stage_curves', 'plot_teacher_order']
 
 # %% ../nbs/19_tables.ipynb #da495f84
 PAPER = {
@@ -87,45 +87,49 @@ def to_markdown(rows:list[dict], columns:list[str]|None=None, digits:int|dict=1)
     return '\n'.join(out) + '\n'
 
 def git_commit(path=None) -> dict|None:
-    "The commit of the git checkout holding `path` (default: the package) and whether its tree differs from it; None outside git."
+    "The commit of the git checkout holding `path` (default: the package) and whether its tracked files outside `figures/` differ from it; None outside git."
     import subprocess
     where = str(path or package_dir())
+    # `figures/` is left out: a reproduction rewrites it table by table, which is not a change of the code that made them
+    changed = ['git', '-C', where, 'status', '--porcelain', '--untracked-files=no', '--', ':/', ':(top,exclude)figures']
     try:
         head = subprocess.run(['git', '-C', where, 'rev-parse', 'HEAD'], capture_output=True, text=True, timeout=10)
         if head.returncode: return None
-        dirty = subprocess.run(['git', '-C', where, 'status', '--porcelain', '--untracked-files=no'], capture_output=True,
-                               text=True, timeout=30).stdout.strip() != ''
+        dirty = subprocess.run(changed, capture_output=True, text=True, timeout=30).stdout.strip() != ''
     except (OSError, subprocess.SubprocessError): return None
     return dict(commit=head.stdout.strip(), dirty=dirty)
 
-def _teacher_code(checkpoint) -> str|None:
+def teacher_code(checkpoint) -> str|None:
     "The code sha256 of a cached small-scale teacher (its `teacher.json`); None for zoo or user checkpoints."
-    p = Path(str(checkpoint)).parent / 'teacher.json'
-    if '://' in str(checkpoint) or not p.is_file(): return None
-    return (json.loads(p.read_text()).get('code') or {}).get('sha256', 'unrecorded')
+    record = teacher_record(checkpoint)
+    return (record.get('code') or {}).get('sha256', 'unrecorded') if record else None
 
 def run_provenance(manifest:dict) -> dict:
     "What one run was: its experiment, and per stage the config fingerprint and the code of the stage and of its teacher."
     e = manifest['experiment']
     return dict(mode=e.get('mode'), mechanism=e.get('mechanism'), seed=e.get('seed'),
                 stages=[dict(stage=s['stage'], fingerprint=s.get('fingerprint'), code=(s.get('code') or {}).get('sha256'),
-                             teacher_code=None if not s.get('teacher') else _teacher_code(s['teacher']['checkpoint']))
+                             teacher_code=None if not s.get('teacher') else teacher_code(s['teacher']['checkpoint']))
                         for s in manifest['stages']])
 
-def provenance(manifests:list|None=None) -> dict:
-    "A table's provenance: mtpd's version, the git commit, the code fingerprint now, and `run_provenance` of each manifest read."
+def provenance(manifests:list|None=None, # the manifests of the runs behind the table
+               teachers:list|None=None, # checkpoints of teachers the table uses outside those runs (e.g. a ranked pool)
+              ) -> dict:
+    "A table's provenance: mtpd's version, the git commit, the code fingerprint now, `run_provenance` of each manifest read, and the code of each extra teacher."
     from mtpd import __version__
     return dict(mtpd_version=__version__, git=git_commit(), code=code_fingerprint(),
-                runs={m['experiment']['sha256'][:16]: run_provenance(m) for m in manifests or []})
+                runs={m['experiment']['sha256'][:16]: run_provenance(m) for m in manifests or []},
+                teachers={str(c): teacher_code(c) for c in teachers or []})
 
 def write_table(name:str, rows:list[dict], out_dir, title:str='', note:str='', columns=None, meta:dict|None=None,
                 digits:int|dict=1,
                 manifests:list|None=None, # the manifests the rows come from (their runs go into the provenance)
+                teachers:list|None=None, # checkpoints of teachers the rows use outside those runs (see `provenance`)
                ) -> tuple[Path, Path]:
     "Write `out_dir/name.json` (rows, meta and `provenance`) and `out_dir/name.md`."
     out_dir = Path(out_dir)
     j, md = out_dir / f'{name}.json', out_dir / f'{name}.md'
-    atomic_write_json(j, dict(name=name, title=title, note=note, meta=meta or {}, rows=rows, provenance=provenance(manifests)))
+    atomic_write_json(j, dict(name=name, title=title, note=note, meta=meta or {}, rows=rows, provenance=provenance(manifests, teachers)))
     atomic_write_text(md, (f'# {title}\n\n' if title else '') + to_markdown(rows, columns, digits) + (f'\n{note}\n' if note else ''))
     return j, md
 

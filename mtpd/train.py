@@ -22,7 +22,8 @@ from .resume import EXACT_RESUME, gather_random_states
 
 # %% auto #0
 __all__ = ['FP16_HOOKS', 'AtomicCheckpointHook', 'FiniteLossHook', 'default_device', 'runnable_model', 'batch_of',
-           'prepare_config', 'cpu_threads', 'latest_checkpoint', 'train', 'evaluate', 'random_batch', 'dry_run']
+           'prepare_config', 'cpu_threads', 'latest_checkpoint', 'train', 'evaluate', 'random_batch',
+           'weightless_detector', 'dry_run']
 
 # %% ../nbs/16_train.ipynb #18f7fd5a
 @HOOKS.register_module(force=True)
@@ -245,28 +246,34 @@ def random_batch(model:dict, # the `model=` config the batch is for (its classes
             gt.setdefault('gt_masks', []).append(BitmapMasks(m, s, s))
     return img, metas, gt
 
+def weightless_detector(model:dict, # a detector's or a `DetectionDistiller`'s `model=` config
+                        device:str='cpu', # where the model goes
+                       ):
+    "`model` built as training builds it (`runnable_model`) but with random weights: no checkpoint, backbone or teacher is read."
+    from mmcv import ConfigDict
+    from mmdet.models import build_detector
+    import mtpd  # noqa: F401  (registers the distiller, the MGD loss and the device-safe heads)
+    m = copy.deepcopy(model.to_dict() if hasattr(model, 'to_dict') else dict(model))
+    if m.get('type') == 'DetectionDistiller':
+        m.update(student=without_init(m['student']), teacher=without_init(m['teacher']),
+                 teacher_ckpt=None, student_ckpt=None, inherit_teacher=False)
+    else:
+        m = without_init(m)
+    det = build_detector(ConfigDict(runnable_model(m)))  # MMDetection reads train_cfg/test_cfg by attribute
+    with quiet_init(): det.init_weights()  # the heads' own initialisation (e.g. RetinaNet's prior); nothing is read
+    return det.to(device).train()
+
 def dry_run(cfg, # a `Config` (or dict) with a `model`, e.g. from `mtpd.recipes.stage_config`
             img_size:int=256, # side of the random square image
             backward:bool=False, # also backpropagate the total loss
             seed:int=0, # seeds the image, the boxes and torch's generator
             device:str='cpu', # where the model and the batch go
            ) -> dict:
-    "Build `cfg.model` without any weights and run one `forward_train` on a random image; return the losses."
-    from mmcv import ConfigDict
-    from mmdet.models import build_detector
-    import mtpd  # noqa: F401  (registers the distiller, the MGD loss and the device-safe heads)
+    "Build `cfg.model` without any weights (`weightless_detector`) and run one `forward_train` on a random image; return the losses."
     model = cfg['model'] if isinstance(cfg, dict) else cfg.model
-    model = model.to_dict() if hasattr(model, 'to_dict') else copy.deepcopy(dict(model))
-    if model.get('type') == 'DetectionDistiller':
-        model.update(student=without_init(model['student']), teacher=without_init(model['teacher']),
-                     teacher_ckpt=None, student_ckpt=None, inherit_teacher=False)
-    else:
-        model = without_init(model)
     torch.manual_seed(seed)
     img, metas, gt = random_batch(model, img_size, 1, seed)
-    det = build_detector(ConfigDict(model))  # MMDetection reads train_cfg/test_cfg by attribute
-    with quiet_init(): det.init_weights()  # the heads' own initialisation (e.g. RetinaNet's prior); nothing is read
-    det.to(device).train()
+    det = weightless_detector(model, device)
     move = lambda x: x.to(device) if hasattr(x, 'to') and not hasattr(x, 'masks') else x
     gt = {k: [move(x) for x in v] for k, v in gt.items()}
     with torch.set_grad_enabled(backward):
