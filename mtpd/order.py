@@ -138,8 +138,13 @@ def _residuals(feats:dict, maps) -> tuple[dict, dict]:
 def _normalise_like(teacher, student):
     "Normalise the teacher's features as the training `student` does: with batch statistics where its BatchNorm trains."
     bns = lambda net: [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    if any(m.training for m in bns(student)):  # running statistics of the teacher left unchanged
-        for m in bns(teacher): m.train(); m.momentum = 0.0
+    if not any(m.training for m in bns(student)): return
+    # the layers the teacher's own training mode would normalise with batch statistics: a backbone's frozen
+    # stages keep their running statistics there (MMDetection's `train()`), as the student's do
+    teacher.train()
+    tracking = [m for m in bns(teacher) if m.training]
+    teacher.eval()  # everything else (e.g. a Swin teacher's drop path) stays in inference mode
+    for m in tracking: m.train(); m.momentum = 0.0  # running statistics of the teacher left unchanged
 
 def adaptation_cost(student, # the student's complete training config (model + data), a file, Config or dict
                     teacher:Teacher, # a candidate teacher (config + checkpoint)
