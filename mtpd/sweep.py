@@ -108,6 +108,18 @@ def _scale_schedule(cfg:Config, factor:float) -> Config:
     cfg.lr_config.step = [n(i) for i in cfg.lr_config.step]
     return cfg
 
+# key: (the backbone field it sets, the backbones that have that field, how the value is stored)
+_BACKBONE_KEYS = dict(drop_path=('drop_path_rate', "a Swin backbone's", float),
+                      norm_eval=('norm_eval', "a BatchNorm backbone's", bool))
+
+def _set_backbone(cfg:Config, v:dict, key:str):
+    "Set the backbone field of `key` to `v[key]`; one line naming the backbone when `cfg`'s backbone has no such field."
+    field, owner, cast = _BACKBONE_KEYS[key]
+    bb = cfg.model.backbone
+    if field not in bb:
+        _fail(v['name'], f"{key} sets {owner} {field}; {model_name(v['row'], v['role'])} has a {bb.type} backbone without one")
+    bb[field] = cast(v[key])
+
 def variant_config(v:dict, # a variant (`parse_variant`)
                    scale:str, # a key of `SWEEP_SCALES`
                    data_root=None, # where the shapes datasets live (default: the scale's, as for mtpd.experiments)
@@ -118,18 +130,8 @@ def variant_config(v:dict, # a variant (`parse_variant`)
     if 'xsched' in v: cfg = _scale_schedule(cfg, v['xsched'])
     if 'lr' in v: cfg.optimizer.lr = v['lr']
     if 'weight_decay' in v: cfg.optimizer.weight_decay = v['weight_decay']
-    if 'drop_path' in v:
-        bb = cfg.model.backbone
-        if 'drop_path_rate' not in bb:
-            _fail(v['name'], f"drop_path sets a Swin backbone's drop_path_rate; {model_name(v['row'], v['role'])} "
-                             f"has a {bb.type} backbone")
-        bb.drop_path_rate = v['drop_path']
-    if 'norm_eval' in v:
-        bb = cfg.model.backbone
-        if 'norm_eval' not in bb:
-            _fail(v['name'], f"norm_eval sets a BatchNorm backbone's norm_eval; {model_name(v['row'], v['role'])} "
-                             f"has a {bb.type} backbone without one")
-        bb.norm_eval = bool(v['norm_eval'])
+    for key in _BACKBONE_KEYS:
+        if key in v: _set_backbone(cfg, v, key)
     if 'warmup' in v:
         cfg.lr_config.warmup_iters = v['warmup']
         if v['warmup'] == 0: cfg.lr_config.warmup = None  # mmcv refuses a warm-up of 0 iterations

@@ -31,7 +31,7 @@ def test_bad_variant_stops_the_sweep_before_anything_starts(tmp_path):
                                 'dp=retinanet_r101_x101:student:1x:drop_path=0.1'], capture_output=True, text=True, env=env)
     assert p.returncode == 2, p.stdout + p.stderr
     assert p.stderr.strip() == ("sweep: error: variant 'dp': drop_path sets a Swin backbone's drop_path_rate; "
-                                "retinanet_r50 has a ResNet backbone"), p.stderr
+                                "retinanet_r50 has a ResNet backbone without one"), p.stderr
     assert 'RESULT' not in p.stdout
     assert not (tmp_path / 'w').exists() and not (tmp_path / 'cache').exists()
 
