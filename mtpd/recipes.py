@@ -52,8 +52,9 @@ def _small_model(name:str, sizes:dict, s) -> dict:
     m.pop('pretrained', None)
     bb = dict(sizes.get('backbone', {}))
     resnet = m['backbone']['type'] in ('ResNet', 'ResNeXt') or bb.get('type') in ('ResNet', 'ResNeXt')
-    if resnet:  # BatchNorm tracks the small batches' statistics (see above); from scratch, every stage learns
-        bb = dict(norm_eval=False, **bb) if s.pretrain else dict(frozen_stages=-1, norm_eval=False, **bb)
+    if resnet:
+        bb.setdefault('norm_eval', False)  # BatchNorm tracks the small batches' statistics (see above)
+        if not s.pretrain: bb.setdefault('frozen_stages', -1)  # from scratch, every stage learns
     kw = {k: v for k, v in sizes.items() if k != 'backbone'}
     m = scale_down(m, backbone=bb, num_classes=len(CLASSES), **kw).to_dict()
     anchors = m.get('bbox_head', {}).get('anchor_generator', {})
