@@ -14,7 +14,7 @@ from .distiller import TEACHER_PRECISIONS, teacher_autocast
 from .train import random_batch, weightless_detector
 
 # %% auto #0
-__all__ = ['BENCH_MODELS', 'release_freed_memory', 'PeakMemory', 'time_part', 'bench_distiller', 'bench_batch', 'measure',
+__all__ = ['BENCH_MODELS', 'release_freed_memory', 'PeakMemory', 'time_parts', 'bench_distiller', 'bench_batch', 'measure',
            'teacher_options', 'default_size', 'device_name', 'bench_tables', 'check_bench_parameters', 'bench_notebook']
 
 # %% ../nbs/22a_bench.ipynb #0e226c84
@@ -60,20 +60,22 @@ class PeakMemory:
 def _sync(device:str):
     if device == 'cuda': torch.cuda.synchronize()
 
-def time_part(fn, # the work, called without arguments
-              device:str, # 'cpu' or 'cuda' (CUDA work is synchronized around each call)
-              warmup:int=1, # calls before timing
-              repeats:int=3, # timed calls
-             ) -> dict:
-    "`dict(s=median seconds, mib=largest peak memory)` of `fn()` over `repeats` calls after `warmup` calls."
-    for _ in range(warmup): fn()
-    times, peaks = [], []
+def time_parts(parts:dict, # {name: the work, called without arguments}
+               device:str, # 'cpu' or 'cuda' (CUDA work is synchronized around each call)
+               warmup:int=1, # rounds before timing
+               repeats:int=3, # timed rounds
+              ) -> dict:
+    "{name: dict(s=median seconds, mib=largest peak memory)}: every part once per round, `warmup` rounds then `repeats`."
+    for _ in range(warmup):
+        for fn in parts.values(): fn()
+    times, peaks = {k: [] for k in parts}, {k: [] for k in parts}
     for _ in range(repeats):
-        with PeakMemory(device) as m:
-            _sync(device); t0 = time.perf_counter(); fn(); _sync(device)
-            times.append(time.perf_counter() - t0)
-        peaks.append(m.mib)
-    return dict(s=statistics.median(times), mib=max(peaks))
+        for k, fn in parts.items():
+            with PeakMemory(device) as m:
+                _sync(device); t0 = time.perf_counter(); fn(); _sync(device)
+                times[k].append(time.perf_counter() - t0)
+            peaks[k].append(m.mib)
+    return {k: dict(s=statistics.median(times[k]), mib=max(peaks[k])) for k in parts}
 
 # %% ../nbs/22a_bench.ipynb #c9de90b4
 def bench_distiller(cfg, # a stage's config (`Stage.config`), whose model is a DetectionDistiller
@@ -138,7 +140,7 @@ def measure(cfg, # a distillation stage's config (`Stage.config`)
     parts = dict(student=lambda: _train_step(student, opt_s, lambda: student.forward_train(img, metas, **gt)),
                  teacher=teacher_forward, losses=losses,
                  distill=lambda: _train_step(det, opt_d, lambda: det.forward_train(img, metas, **gt)))
-    res = {k: time_part(f, device, warmup, repeats) for k, f in parts.items()}
+    res = time_parts(parts, device, warmup, repeats)
     out = {f'{k}_s': v['s'] for k, v in res.items()} | {f'{k}_mib': v['mib'] for k, v in res.items()}
     out['ratio'] = out['distill_s'] / (out['student_s'] + out['teacher_s'] + out['losses_s'])
     return out
@@ -155,19 +157,19 @@ def teacher_options(cfg, # a distillation stage's config
         def run():
             with mode(), teacher_autocast(precision, device): teacher.extract_feat(img)
         return run
-    out = dict(no_grad_s=time_part(forward('fp32'), device, warmup, repeats)['s'],
-               inference_mode_s=time_part(forward('fp32', torch.inference_mode), device, warmup, repeats)['s'])
     ref = {k: t for k, (s, t) in det.feature_pairs(img).items()}
-    out['unsupported'] = ''
+    options, errors, unsupported = dict(no_grad=forward('fp32'), inference_mode=forward('fp32', torch.inference_mode)), {}, ''
     for p in ('bf16', 'fp16'):
         try:
-            out[f'{p}_s'] = time_part(forward(p), device, warmup, repeats)['s']
             det.teacher_precision = p
             low = {k: t for k, (s, t) in det.feature_pairs(img).items()}
-            out[f'{p}_error'] = max(((low[k].float() - ref[k]).norm() / ref[k].norm()).item() for k in ref)
+            errors[p] = max(((low[k].float() - ref[k]).norm() / ref[k].norm()).item() for k in ref)
+            options[p] = forward(p)
         except (NotImplementedError, RuntimeError) as e:  # e.g. mmcv's CPU deformable conv has no bf16 kernel
-            out[f'{p}_s'] = out[f'{p}_error'] = None
-            out['unsupported'] += f"{p}: {str(e).splitlines()[0][:80]}; "
+            unsupported += f"{p}: {str(e).splitlines()[0][:80]}; "
+    times = {k: v['s'] for k, v in time_parts(options, device, warmup, repeats).items()}
+    out = dict(no_grad_s=times['no_grad'], inference_mode_s=times['inference_mode'], unsupported=unsupported)
+    for p in ('bf16', 'fp16'): out.update({f'{p}_s': times.get(p), f'{p}_error': errors.get(p)})
     return out
 
 # %% ../nbs/22a_bench.ipynb #fdd2e1a0
@@ -233,7 +235,7 @@ def bench_tables(models:list=BENCH_MODELS, # a subset of `BENCH_MODELS`
                                          **teacher_options(cfg, sz, n, device, warmup, repeats)))
     meta = dict(device=device, device_name=device_name(device), stage=stage, warmup=warmup, repeats=repeats,
                 torch=torch.__version__)
-    on = f"{meta['device_name']}; medians of {repeats} after {warmup} warm-up, one process"
+    on = f"{meta['device_name']}; medians of {repeats} rounds after {warmup} warm-up round(s), parts in turn, one process"
     paths = write_table(f'{name}_{device}', steps, out_dir, title=f'What a distillation step costs ({device})',
                         note=f"Times in s, peak memory in MiB above what was in use before the part. ratio = distill / "
                              f"(student + teacher + losses); memory_ok: distill <= student + teacher. {on}.",

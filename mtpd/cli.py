@@ -827,8 +827,8 @@ def _add_bench(sub):
     b.add_argument('--size', type=_number(int, 32), nargs=2, metavar=('HEIGHT', 'WIDTH'),
                    help="the full-size models' images (default: 512 512 on a CPU, 800 1344 on a GPU)")
     b.add_argument('--images', type=_number(int, 1), default=2, help="images per batch of the full-size models (default: 2)")
-    b.add_argument('--warmup', type=_number(int, 0), default=1, help="untimed calls first (default: 1)")
-    b.add_argument('--repeats', type=_number(int, 1), default=3, help="timed calls; the median is reported (default: 3)")
+    b.add_argument('--warmup', type=_number(int, 0), default=1, help="untimed rounds first; a round runs every part once (default: 1)")
+    b.add_argument('--repeats', type=_number(int, 1), default=3, help="timed rounds; each part's median is reported (default: 3)")
     b.add_argument('--out-dir', help="where the tables go (default: figures/bench in the checkout)")
     b.add_argument('--work-dir', help="where the executed notebook goes (default: runs/bench in the checkout)")
     b.add_argument('--name', default='bench', help="the tables are NAME_DEVICE and NAME_teacher_DEVICE (default: bench)")
