@@ -503,4 +503,5 @@ d = { 'settings': { 'branch': 'main',
                           'mtpd.zoo.model_name': ('zoo.html#model_name', 'mtpd/zoo.py'),
                           'mtpd.zoo.role_index': ('zoo.html#role_index', 'mtpd/zoo.py'),
                           'mtpd.zoo.teacher_checkpoint': ('zoo.html#teacher_checkpoint', 'mtpd/zoo.py'),
+                          'mtpd.zoo.teacher_schedule': ('zoo.html#teacher_schedule', 'mtpd/zoo.py'),
                           'mtpd.zoo.zoo_entry': ('zoo.html#zoo_entry', 'mtpd/zoo.py')}}}

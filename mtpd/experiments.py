@@ -50,14 +50,14 @@ def trained_detector(row:str, # a key of `zoo.ROWS`
                      role, # 'student', 'teacher1', 'teacher2' (or 0, 1, 2): which of the row's detectors
                      scale:str, # a scale whose teachers mtpd trains ('smoke', 'mini')
                      data_root=None, cache_root=None, seed:int=0,
-                     schedule:str|None=None, # default: the scale's `teacher_schedule`
+                     schedule:str|None=None, # default: `zoo.teacher_schedule` (the scale's, or the model's own)
                     ) -> Path:
     "One of `row`'s detectors trained alone at a small `scale`, on first use, and cached by config, data and code."
     s = get_scale(scale)
     if s.teacher_schedule is None:
         raise ValueError(f"{s.name}-scale teachers are not trained by mtpd: use the zoo checkpoints (zoo.teacher_checkpoint) "
                          "or pass your own with teacher_ckpts")
-    schedule = schedule or s.teacher_schedule
+    schedule = schedule or zoo.teacher_schedule(row, role, s)
     role = zoo.ROLES[zoo.role_index(role)]
     cfg, d = _detector_dir(row, role, scale, ensure_data(scale, data_root), data_root, cache_root, seed, schedule)
     key = d.name.rsplit('-', 1)[1]  # the cache key: config, data and code
@@ -87,7 +87,7 @@ def cached_teacher(row:str, index:int, scale:str, data_root=None, cache_root=Non
     s = get_scale(scale)
     root = Path(data_root) if data_root is not None else s.default_data_root()
     if not (shapes_dir(root, s.name, 0) / 'annotations').is_dir(): return None  # no data yet: no teacher either
-    _, d = _detector_dir(row, zoo.ROLES[index], scale, root, data_root, cache_root, seed, s.teacher_schedule)
+    _, d = _detector_dir(row, zoo.ROLES[index], scale, root, data_root, cache_root, seed, None)
     return d / 'teacher.pth' if (d / 'teacher.pth').is_file() else None
 
 def trained_teacher(row:str, index:int, scale:str, data_root=None, cache_root=None, seed:int=0) -> Path:
@@ -122,11 +122,11 @@ def pool_teacher(row:str, # a key of `zoo.ROWS`
                  role, # 'student', 'teacher1', 'teacher2' (or 0, 1, 2)
                  scale:str, # 'smoke' or 'mini'
                  data_root=None, cache_root=None,
-                 schedule:str|None=None, # default: the scale's `teacher_schedule`
+                 schedule:str|None=None, # default: `zoo.teacher_schedule` (the scale's, or the model's own)
                 ) -> Teacher:
     """Any of `row`'s detectors, trained (once) at a small scale, as a candidate teacher: e.g. another row's
     teacher, or the student's own architecture trained longer (`role='student'`, named `<model>_<schedule>`)."""
-    schedule = schedule or get_scale(scale).teacher_schedule
+    schedule = schedule or zoo.teacher_schedule(row, role, scale)
     i = zoo.role_index(role)
     name = zoo.model_name(row, i) + (f'_{schedule}' if i == 0 else '')
     ckpt = trained_detector(row, i, scale, data_root, cache_root, schedule=schedule)

@@ -17,7 +17,7 @@ from .mechanisms import GRAD_CLIP, family_of
 from .scales import BATCH_POLICIES, SCALES, batch_plan, get_scale
 from .data import CLASSES, shapes_data_config, shapes_dir
 from .pretrain import with_pretrained_backbone
-from .zoo import MODELS, ROWS, ROLES, SCHEDULES, SWIN_SMALL_LR, check_choice, model_name
+from .zoo import MODELS, ROWS, ROLES, SCHEDULES, SWIN_SMALL_LR, check_choice, model_name, teacher_schedule
 
 # %% auto #0
 __all__ = ['SMALL_OCTAVE_BASE_SCALE', 'BASE_LR', 'model_config', 'model_optimizer', 'training_config', 'baseline_config',
@@ -186,7 +186,7 @@ def teacher_config(row:str, # a key of `ROWS`
                    index:int, # 1 or 2
                    scale:str, # a scale whose teachers mtpd trains ('smoke', 'mini')
                    data_root=None, # see `training_config`
-                   schedule:str|None=None, # a key of `SCHEDULES`; default: the scale's `teacher_schedule`
+                   schedule:str|None=None, # a key of `SCHEDULES`; default: `mtpd.zoo.teacher_schedule`
                    **kw, # seed, workers, data_seed: see `training_config`
                   ) -> Config:
     "Training teacher `index` (1 or 2) of `row` alone (where mtpd trains teachers; elsewhere the zoo's are used)."
@@ -197,12 +197,12 @@ def detector_config(row:str, # a key of `ROWS`
                     role, # 'student', 'teacher1', 'teacher2' (or 0, 1, 2)
                     scale:str, # a scale whose teachers mtpd trains ('smoke', 'mini')
                     data_root=None, # see `training_config`
-                    schedule:str|None=None, # a key of `SCHEDULES`; default: the scale's `teacher_schedule`
+                    schedule:str|None=None, # a key of `SCHEDULES`; default: `mtpd.zoo.teacher_schedule`
                     **kw, # seed, workers, data_seed, optimizer: see `training_config`
                    ) -> Config:
     "Any of `row`'s detectors trained alone with its own optimizer (teachers, and students as candidate teachers)."
     s = get_scale(scale)
-    schedule = schedule or s.teacher_schedule
+    schedule = schedule or teacher_schedule(row, role, s)
     if schedule is None:
         raise ValueError(f"at scale {s.name!r} the teachers come from MMDetection's model zoo; mtpd trains teachers at "
                          f"{', '.join(n for n, x in SCALES.items() if x.teacher_schedule)}")
