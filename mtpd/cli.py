@@ -759,7 +759,7 @@ def _add_reproduce(sub):
 _SWEEP_SCALES = tuple(n for n, s in SCALES.items() if s.teacher_schedule)  # mtpd.sweep.SWEEP_SCALES, without importing it
 
 def _sweep(args):
-    from mtpd.sweep import check_scale, parse_variant, sweep, variant_config
+    from mtpd.sweep import check_scale, check_variant_dir, parse_variant, sweep, variant_config
     with user_input():
         check_scale(args.scale)
         vs = [parse_variant(s) for s in args.variants]
@@ -767,7 +767,9 @@ def _sweep(args):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup: raise UserError(f"two variants are named {dup[0]!r}; give each its own name (it names a directory)")
         for v in vs: variant_config(v, args.scale, args.data_root)
-        if args.work: _directory(args.work, '--work')
+        if args.work:
+            _directory(args.work, '--work')
+            for v in vs: check_variant_dir(v, args.work, args.scale, args.data_root)  # the same variant resumes
         if args.out: _output(args.out, '--out')
     results = sweep(vs, scale=args.scale, jobs=args.jobs, work=args.work, out=args.out, data_root=args.data_root)
     failed = [r['name'] for r in results if 'error' in r]
@@ -781,12 +783,13 @@ def _add_sweep(sub):
                         description="Train variants of one small-scale zoo detector, one process each, --jobs at a "
                                     "time, and print one RESULT line per variant (COCO APs, iterations, wall time). A "
                                     "variant is NAME=ROW:ROLE:SCHEDULE[:KEY=VALUE,...] with keys lr, weight_decay, "
-                                    "drop_path, warmup, clip, xsched, norm_eval, seed (see nbs/22_sweep.ipynb).")
+                                    "drop_path, warmup, clip, xsched, norm_eval, seed (see nbs/22_sweep.ipynb). "
+                                    "The same command with the same --work resumes unfinished variants.")
     sw.add_argument('variants', nargs='+', metavar='VARIANT', help="NAME=ROW:ROLE:SCHEDULE[:KEY=VALUE,...]")
     sw.add_argument('--scale', default='mini', choices=_SWEEP_SCALES,
                     help="default: mini")
     sw.add_argument('--jobs', type=_number(int, 1), default=2, help="variants at a time (default: 2)")
-    sw.add_argument('--work', help="work directory (default: a new temporary one)")
+    sw.add_argument('--work', help="work directory, one subdirectory per variant name (default: a new temporary one)")
     sw.add_argument('--out', help="append one JSON line per variant to this file")
     sw.add_argument('--data-root', help="where the shapes datasets live (default: the scale's, under $MTPD_CACHE)")
     sw.set_defaults(func=_sweep)

@@ -12,6 +12,7 @@ from mmcv import Config
 
 from . import recipes
 from .experiments import ensure_data
+from .io import atomic_write_json
 from .jobs import slot_env
 from .scales import SCALES, get_scale
 from .stages import scale_schedule
@@ -20,7 +21,7 @@ from .zoo import ROLES, ROWS, SCHEDULES, check_choice, model_name
 
 # %% auto #0
 __all__ = ['KEYS', 'SPEC', 'SWEEP_SCALES', 'RESULT_KEY', 'check_variant', 'parse_variant', 'format_variant', 'check_scale',
-           'variant_config', 'run_variant', 'result_line', 'sweep']
+           'variant_config', 'run_variant', 'result_line', 'check_variant_dir', 'sweep']
 
 # %% ../nbs/22_sweep.ipynb #984df418
 KEYS = ('lr', 'weight_decay', 'drop_path', 'warmup', 'clip', 'xsched', 'norm_eval', 'seed')
@@ -152,6 +153,8 @@ def run_variant(v:dict, # a variant (`parse_variant`)
     "Train and COCO-evaluate variant `v` in this process; the variant with bbox, bbox50, segm (AP %), iters, wall (s), device."
     v = check_variant(v)
     cfg = variant_config(v, scale, data_root)
+    check_variant_dir(v, work, scale, data_root)
+    atomic_write_json(Path(work) / v['name'] / 'variant.json', _variant_record(v, scale, data_root))
     t = time.time()
     ckpt = train(cfg, Path(work) / v['name'], seed=cfg.seed, run_name=f"sweep variant {v['name']}")
     m = evaluate(cfg, ckpt)
@@ -176,6 +179,19 @@ def _finish(v:dict, rc:int, log:Path, scale:str) -> dict:
     if rc == 0: last = f"no result line in {log}; last line: {last}"
     return dict(v, scale=scale, rc=rc, error=last[:300], log=str(log))
 
+def _variant_record(v:dict, scale:str, data_root) -> dict:
+    return dict(variant=format_variant(v), scale=scale, data_root=None if data_root is None else str(data_root))
+
+def check_variant_dir(v:dict, # a checked variant (`parse_variant`)
+                      work, # the sweep's work directory: `v` trains in `work/NAME`
+                      scale:str, data_root=None, # as given to `sweep`
+                     ):
+    "Refuse `work/NAME` in one line when its `variant.json` records another variant (the same one resumes there)."
+    f = Path(work) / v['name'] / 'variant.json'
+    if f.is_file() and (old := json.loads(f.read_text())) != _variant_record(v, scale, data_root):
+        raise ValueError(f"{f.parent} holds variant {old['variant']} ({old['scale']} scale), not {format_variant(v)} "
+                         f"({scale}); re-running a variant resumes it, so give this one another name or another --work")
+
 def sweep(variants:list, # variants (`parse_variant` dicts, or their text)
           scale:str='mini', # a key of `SWEEP_SCALES`
           jobs:int=2, # variants trained at a time, one process (one thread) each
@@ -192,6 +208,7 @@ def sweep(variants:list, # variants (`parse_variant` dicts, or their text)
     if not isinstance(jobs, int) or jobs < 1: raise ValueError(f"jobs must be 1 or more, not {jobs!r}")
     for x in vs: variant_config(x, scale, data_root)  # every error before anything starts
     work = Path(work) if work is not None else Path(tempfile.mkdtemp(prefix='mtpd-sweep-'))
+    for x in vs: check_variant_dir(x, work, scale, data_root)
     work.mkdir(parents=True, exist_ok=True)
     root = ensure_data(scale, data_root)
     print(f"sweep: {len(vs)} variant(s) at {scale} scale, {jobs} at a time; data {root}; work dir {work}", flush=True)

@@ -36,6 +36,23 @@ def test_bad_variant_stops_the_sweep_before_anything_starts(tmp_path):
     assert not (tmp_path / 'w').exists() and not (tmp_path / 'cache').exists()
 
 
+def test_a_name_holding_another_variant_is_refused(tmp_path):
+    """Re-running a variant resumes it in WORK/NAME, so `mtpd sweep` refuses a name whose directory records another
+    variant (it would resume that one's checkpoint): one line, status 2, nothing started."""
+    work = tmp_path / 'w'
+    (work / 'a').mkdir(parents=True)
+    (work / 'a' / 'variant.json').write_text(json.dumps(dict(variant='a=retinanet_r101_x101:student:1x', scale='smoke',
+                                                             data_root=None)))
+    env = dict(run_env(), MTPD_CACHE=str(tmp_path / 'cache'))
+    p = subprocess.run(['mtpd', 'sweep', '--scale', 'smoke', '--work', str(work), 'b=retinanet_r101_x101:student:1x',
+                        'a=retinanet_r101_x101:student:1x:lr=1e-3'], capture_output=True, text=True, env=env)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert (f"{work / 'a'} holds variant a=retinanet_r101_x101:student:1x (smoke scale), not "
+            "a=retinanet_r101_x101:student:1x:lr=0.001 (smoke); re-running a variant resumes it") in p.stderr, p.stderr
+    assert 'RESULT' not in p.stdout and not (work / 'b').exists() and not (tmp_path / 'cache').exists()
+
+
 @pytest.mark.slow
 def test_variants_train_side_by_side(tmp_path):
     """Three variants, two at a time, in `python -m mtpd.sweep --one` workers: the first two train 12 iterations (a
