@@ -74,6 +74,17 @@ def train_losses(run_dir) -> dict:
             if r.get('mode') == 'train'}
 
 
+def logged_iters(run_dir) -> set:
+    "The training iterations a running run has logged so far (a line being written is skipped)."
+    out = set()
+    for f in run_dir.glob('*.log.json'):
+        for line in f.read_text().splitlines():
+            try: r = json.loads(line)
+            except json.JSONDecodeError: continue
+            if r.get('mode') == 'train': out.add(r['iter'])
+    return out
+
+
 def test_kill_and_resume(setup, tmp_path):
     "kill -9 mid-stage, then the same command: the same manifest as an uninterrupted run but for times, the same losses."
     d, paths = setup
@@ -83,9 +94,10 @@ def test_kill_and_resume(setup, tmp_path):
     p = subprocess.Popen(['mtpd', 'progressive', paths['student'], '--teacher', f"{paths['teacher1']}={paths['teacher1_ckpt']}",
                           '--teacher', f"{paths['teacher2']}={paths['teacher2_ckpt']}", '--work-dir', str(work)],
                          env=run_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    # kill -9 once stage 2 has written its first checkpoint
+    # kill -9 once stage 2 has written its first checkpoint and logged that iteration's loss (mmcv's checkpoint hook
+    # runs before its logger: a kill between the two would lose the line the loss comparison below needs)
     deadline = time.time() + 300
-    while not (work / 'stage2' / 'iter_2.pth').exists():
+    while not ((work / 'stage2' / 'iter_2.pth').exists() and 2 in logged_iters(work / 'stage2')):
         assert p.poll() is None and time.time() < deadline, 'run ended before stage 2 checkpointed'
         time.sleep(0.05)
     p.send_signal(signal.SIGKILL); p.wait()
