@@ -69,19 +69,14 @@ def test_two_stages_end_to_end(setup, tmp_path):
 
 
 def train_losses(run_dir) -> dict:
-    "The logged total loss of every training iteration of a run (log interval 1), across resumed runs' logs."
-    return {r['iter']: r['loss'] for f in sorted(run_dir.glob('*.log.json')) for r in map(json.loads, f.read_text().splitlines())
-            if r.get('mode') == 'train'}
-
-
-def logged_iters(run_dir) -> set:
-    "The training iterations a running run has logged so far (a line being written is skipped)."
-    out = set()
-    for f in run_dir.glob('*.log.json'):
+    """The logged total loss of every training iteration of a run (log interval 1), across resumed runs' logs; a line
+    still being written by a running run is skipped."""
+    out = {}
+    for f in sorted(run_dir.glob('*.log.json')):
         for line in f.read_text().splitlines():
             try: r = json.loads(line)
             except json.JSONDecodeError: continue
-            if r.get('mode') == 'train': out.add(r['iter'])
+            if r.get('mode') == 'train': out[r['iter']] = r['loss']
     return out
 
 
@@ -97,7 +92,7 @@ def test_kill_and_resume(setup, tmp_path):
     # kill -9 once stage 2 has written its first checkpoint and logged that iteration's loss (mmcv's checkpoint hook
     # runs before its logger: a kill between the two would lose the line the loss comparison below needs)
     deadline = time.time() + 300
-    while not ((work / 'stage2' / 'iter_2.pth').exists() and 2 in logged_iters(work / 'stage2')):
+    while not ((work / 'stage2' / 'iter_2.pth').exists() and 2 in train_losses(work / 'stage2')):
         assert p.poll() is None and time.time() < deadline, 'run ended before stage 2 checkpointed'
         time.sleep(0.05)
     p.send_signal(signal.SIGKILL); p.wait()
