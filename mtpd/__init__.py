@@ -2,9 +2,9 @@
 
 Importing the package applies its fixes of the pinned dependencies once (`mtpd.compat`) and
 registers its components with MMDetection's registries (MGDLoss, CWDLoss and FGDLoss in LOSSES, DetectionDistiller in
-DETECTORS, DeviceSafeRepPointsHead in HEADS, ZeroInitResNeXt in BACKBONES, ShapesDataset in
-DATASETS, the training hooks in HOOKS, the exact-resume runners in RUNNERS and their constructor in
-RUNNER_BUILDERS), so a config can name them after `import mtpd` or with
+DETECTORS, DeviceSafeRepPointsHead in HEADS, ZeroInitResNeXt in BACKBONES, ZeroOffsetDCN in mmcv's
+CONV_LAYERS, ShapesDataset in DATASETS, the training hooks in HOOKS, the exact-resume runners in
+RUNNERS and their constructor in RUNNER_BUILDERS), so a config can name them after `import mtpd` or with
 `custom_imports = dict(imports=['mtpd'])`.
 This file is written by hand (nbdev keeps only the version line up to date); every other module is
 exported from its notebook in nbs/.

@@ -97,8 +97,9 @@ def test_small_models_keep_structure():
                 if small.backbone.type in ('ResNet', 'ResNeXt', 'ZeroInitResNeXt'):  # the paper's frozen stem where pretrained
                     frozen = (1, False) if get_scale(scale).pretrain else (-1, False)  # BatchNorm tracks statistics
                     assert (small.backbone.frozen_stages, small.backbone.norm_eval) == frozen
-                if full.backbone.get('dcn'):
-                    assert small.backbone.dcn == dict(type='DCN', deform_groups=1, fallback_on_stride=False)
+                if full.backbone.get('dcn'):  # mmcv's DCN whose offsets start at zero (mtpd.backbones)
+                    assert full.backbone.dcn.type == 'DCN'
+                    assert small.backbone.dcn == dict(type='ZeroOffsetDCN', deform_groups=1, fallback_on_stride=False)
                     assert tuple(small.backbone.stage_with_dcn) == (False, True, True, True)
     # as in the paper: the first teacher is deeper than the student, the second wider (ResNeXt) or deeper (Swin)
     def inner(bb): return bb.groups * bb.base_width if 'ResNeXt' in bb.type else bb.base_channels
