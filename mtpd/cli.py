@@ -84,11 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 def main(argv:list[str]|None=None) -> int:
-    "The `mtpd` console script: run one command and return its exit status (0 done, 1 failed, 2 bad input)."
+    "The `mtpd` console script: run one command and return its exit status (0 done, 1 failed, 2 bad input, 143 SIGTERM)."
+    from mtpd.jobs import stop_on_sigterm
     try:
         try: args = build_parser().parse_args(argv)
         except SystemExit as e: return EXIT_OK if e.code is None else e.code  # --help was printed
-        args.func(args)
+        with stop_on_sigterm(): args.func(args)  # killed: the jobs, workers and torchrun it started are stopped first
     except UserError as e:
         print(f"mtpd: error: {e}", file=sys.stderr)
         return EXIT_USAGE

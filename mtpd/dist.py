@@ -175,7 +175,10 @@ def launch(nproc:int, # processes on this host
     with tempfile.TemporaryDirectory(prefix='mtpd-launch-') as d:
         call, result = Path(d) / 'call.pkl', Path(d) / 'result.pkl'
         call.write_bytes(pickle.dumps(dict(target=_target(fn), kwargs=kwargs)))
-        rc = subprocess.call(torchrun_command(nproc, 'mtpd.dist', [call, result]))
+        p = subprocess.Popen(torchrun_command(nproc, 'mtpd.dist', [call, result]))
+        try: rc = p.wait()
+        finally:  # interrupted (Ctrl-C, or SIGTERM under `mtpd.jobs.stop_on_sigterm`): torchrun passes SIGTERM to its ranks
+            if p.poll() is None: p.terminate(); p.wait()
         if rc != 0:
             raise ChildProcessError(f"{_target(fn)} failed on {nproc} processes (exit status {rc}); see their output above")
         return pickle.loads(result.read_bytes()) if result.is_file() else None

@@ -5,12 +5,13 @@
 # %% ../nbs/19a_jobs.ipynb #aa31935e
 from __future__ import annotations
 
-import os, subprocess, sys, time
+import os, signal, subprocess, sys, threading, time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['Job', 'cpu_count', 'gpu_count', 'slots', 'default_jobs', 'slot_env', 'run_jobs']
+__all__ = ['Job', 'cpu_count', 'gpu_count', 'slots', 'default_jobs', 'slot_env', 'run_jobs', 'stop_on_sigterm']
 
 # %% ../nbs/19a_jobs.ipynb #8cc18ec3
 @dataclass
@@ -125,3 +126,14 @@ def run_jobs(jobs:list, # `Job`s (names unique)
             p.terminate(); p.wait()
     log(f"[mtpd] jobs: {len(jobs)} done in {time.time() - t_start:.0f} s, {n} at a time")
     return [results[x] for x in names]
+
+# %% ../nbs/19a_jobs.ipynb #5d1f2a71
+@contextmanager
+def stop_on_sigterm():
+    "Within: SIGTERM raises `SystemExit(143)`, so that `finally` blocks stop the jobs still running (a no-op off the main thread)."
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set a handler
+        yield; return
+    def stop(signum, frame): raise SystemExit(128 + signum)
+    previous = signal.signal(signal.SIGTERM, stop)
+    try: yield
+    finally: signal.signal(signal.SIGTERM, previous)

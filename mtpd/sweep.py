@@ -13,7 +13,7 @@ from mmcv import Config
 from . import recipes
 from .experiments import ensure_data
 from .io import atomic_write_json
-from .jobs import slot_env
+from .jobs import slot_env, stop_on_sigterm
 from .scales import SCALES, get_scale
 from .stages import scale_schedule
 from .train import default_device, evaluate, train
@@ -254,7 +254,8 @@ def _main(argv:list[str]) -> int:
         r = run_variant(json.loads(a.one), a.scale, a.work or tempfile.mkdtemp(prefix='mtpd-sweep-'), a.data_root)
         print(RESULT_KEY + json.dumps(r), flush=True)
         return 0
-    try: results = sweep(a.variants, a.scale, a.jobs, a.work, a.out, a.data_root)
+    try:
+        with stop_on_sigterm(): results = sweep(a.variants, a.scale, a.jobs, a.work, a.out, a.data_root)  # killed: workers first
     except ValueError as e:
         print(f"sweep: error: {e}", file=sys.stderr)
         return 2
