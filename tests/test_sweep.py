@@ -85,3 +85,36 @@ def test_variants_train_side_by_side(tmp_path):
     start = lambda d: min(time.mktime(time.strptime(f.stem, '%Y%m%d_%H%M%S')) for f in d.glob('*.log'))
     span = {n: (start(work / n), (work / n / 'latest.pth').stat().st_mtime) for n in ('base', 'fast')}
     assert span['fast'][0] < span['base'][1] and span['base'][0] < span['fast'][1], span
+
+
+def _pids_running(needle:str) -> list[int]:
+    "Processes of this machine whose command line contains `needle`."
+    from pathlib import Path
+    found = []
+    for d in Path('/proc').iterdir():
+        if not d.name.isdigit(): continue
+        try: cmd = (d / 'cmdline').read_bytes().replace(b'\0', b' ').decode(errors='replace')
+        except OSError: continue
+        if needle in cmd: found.append(int(d.name))
+    return found
+
+
+@pytest.mark.skipif(not __import__('os').path.isdir('/proc'), reason='reads the process table from /proc')
+def test_sigterm_stops_the_workers(tmp_path):
+    """`mtpd sweep` sent SIGTERM (kill, timeout, a scheduler's cancel) while its worker trains: it exits with 143 and
+    its worker does not go on training unseen in the work directory."""
+    import signal
+    work = tmp_path / 'w'
+    env = dict(run_env(), MTPD_CACHE=str(tmp_path / 'cache'))
+    p = subprocess.Popen(['mtpd', 'sweep', '--scale', 'smoke', '--jobs', '1', '--work', str(work),
+                          'a=retinanet_r101_x101:student:1x'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    deadline = time.time() + 300
+    while not (work / 'a' / 'variant.json').is_file():  # written by the worker just before it trains
+        assert p.poll() is None and time.time() < deadline, p.communicate()[0].decode()
+        time.sleep(0.2)
+    workers = [pid for pid in _pids_running(str(work)) if pid != p.pid]  # the sweep's command line names the work dir too
+    assert len(workers) == 1, workers
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=60) == 143, p.communicate()[0].decode()
+    assert _pids_running(str(work)) == []
+    assert 'RESULT' not in p.communicate()[0].decode()
