@@ -93,7 +93,7 @@ def pretraining_config(backbone:dict) -> dict:
 
 def pretrain_backbone(backbone:dict, # an MMDetection backbone config (no init_cfg needed)
                       data_dir, # the shapes dataset whose train split is learnt
-                      settings:dict, # steps, batch, crop, lr, seed (see `Scale.pretrain`)
+                      settings:dict, # steps, batch, crop, lr, seed, offset_lr_mult (see `Scale.pretrain`)
                      ) -> tuple[dict, dict]:
     "Train `backbone` to classify the objects of `data_dir`'s train split; return its state dict and a record."
     import torch, torch.nn as nn, torch.nn.functional as F
@@ -111,9 +111,13 @@ def pretrain_backbone(backbone:dict, # an MMDetection backbone config (no init_c
         net.eval()  # the probe is one image: batch statistics of one value per channel are undefined
         with torch.no_grad(): channels = net(torch.zeros(1, 3, sampler.size, sampler.size))[-1].shape[1]
         head = nn.Linear(channels, len(CLASSES))
-        params = list(net.parameters()) + list(head.parameters())
-        opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+        # deformable convolutions' offset layers learn at `offset_lr_mult` times the rate (`mtpd.scales.OFFSET_LR_MULT`)
+        named = list(net.named_parameters())
+        offsets = [p for n, p in named if 'conv_offset' in n]
+        groups = [dict(params=[p for n, p in named if 'conv_offset' not in n] + list(head.parameters()), lr=lr)]
+        if offsets: groups.append(dict(params=offsets, lr=lr * settings.get('offset_lr_mult', 1.0)))
+        opt = torch.optim.AdamW(groups, lr=lr, weight_decay=0.05)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g['lr'] for g in groups], total_steps=steps, pct_start=0.1)
         logits = lambda x: head(net(x)[-1].mean((2, 3)))
         rng, losses = np.random.default_rng([seed, 2]), []
         net.train()

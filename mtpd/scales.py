@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SCALES', 'BATCH_POLICIES', 'Scale', 'cache_dir', 'get_scale', 'BatchPlan', 'batch_plan']
+__all__ = ['OFFSET_LR_MULT', 'SCALES', 'BATCH_POLICIES', 'Scale', 'cache_dir', 'get_scale', 'BatchPlan', 'batch_plan']
 
 # %% ../nbs/09_scales.ipynb #089f91ef
 @dataclass(frozen=True)
@@ -53,16 +53,20 @@ def cache_dir() -> Path:
     return Path(os.environ.get('MTPD_CACHE') or '~/.cache/mtpd').expanduser()
 
 # %% ../nbs/09_scales.ipynb #879a9e05
+OFFSET_LR_MULT = 0.1
+"Learning-rate factor of deformable convolutions' offset layers (`conv_offset`) in the small scales' AdamW runs."
+
 _SMALL = dict(data='shapes', gpus=1, samples_per_gpu=8, workers_per_gpu=0, checkpoints=3, max_keep_ckpts=2,
-              rpn_proposals=200, rcnn_samples=32, optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05), small_models=True,
-              threads=1)
+              rpn_proposals=200, rcnn_samples=32, small_models=True, threads=1,
+              optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05,  # mmcv's DefaultOptimizerConstructor reads paramwise_cfg
+                             paramwise_cfg=dict(dcn_offset_lr_mult=OFFSET_LR_MULT)))
 
 SCALES = {
     'smoke': Scale('smoke', iters_per_epoch=4, warmup_iters=5, log_interval=4, teacher_schedule='3x', seeds=(0,),
-                   pretrain=dict(steps=8, batch=16, crop=32, lr=2e-3, seed=0),
+                   pretrain=dict(steps=8, batch=16, crop=32, lr=2e-3, seed=0, offset_lr_mult=OFFSET_LR_MULT),
                    shapes=dict(img_size=128, n_train=96, n_val=48, objects=(1, 4), radius=(0.07, 0.48)), **_SMALL),
     'mini': Scale('mini', iters_per_epoch=108, warmup_iters=100, log_interval=50, teacher_schedule='2x', seeds=(0, 1, 2, 3, 4),
-                  pretrain=dict(steps=1000, batch=32, crop=64, lr=2e-3, seed=0),
+                  pretrain=dict(steps=1000, batch=32, crop=64, lr=2e-3, seed=0, offset_lr_mult=OFFSET_LR_MULT),
                   shapes=dict(img_size=128, n_train=1500, n_val=300, objects=(1, 6), radius=(0.07, 0.48)), **_SMALL),
     'full': Scale('full', data='coco', gpus=8, samples_per_gpu=2, workers_per_gpu=2, warmup_iters=500,
                   checkpoint_interval=1, max_keep_ckpts=3, log_interval=50, dist_backend='nccl', batch=16),

@@ -129,7 +129,8 @@ def test_small_schedules(data_root):
 def test_smoke_training_config(data_root):
     cfg = training_config(model_config('maskrcnn_cascade', 'student', 'smoke'), 'smoke', data_root=data_root)
     n = cfg.runner.max_iters
-    assert cfg.optimizer == dict(type='AdamW', lr=2e-3, weight_decay=0.05)  # from scratch on a CPU budget
+    # AdamW on a CPU budget; deformable convolutions' offsets at a tenth of the rate (mtpd.scales.OFFSET_LR_MULT)
+    assert cfg.optimizer == dict(type='AdamW', lr=2e-3, weight_decay=0.05, paramwise_cfg=dict(dcn_offset_lr_mult=0.1))
     assert cfg.optimizer_config == dict(grad_clip=dict(max_norm=35, norm_type=2))
     assert 2 <= n // cfg.checkpoint_config.interval <= 4 and cfg.checkpoint_config.max_keep_ckpts >= 1
     assert [h['type'] for h in cfg.log_config.hooks] == ['TextLoggerHook', 'TensorboardLoggerHook']
