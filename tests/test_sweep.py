@@ -1,5 +1,6 @@
 "mtpd.sweep: variants of a zoo detector trained side by side in subprocesses, each with only its named settings changed."
-import json, subprocess, sys, time
+import json, os, signal, subprocess, sys, time
+from pathlib import Path
 
 import pytest
 
@@ -89,7 +90,6 @@ def test_variants_train_side_by_side(tmp_path):
 
 def _pids_running(needle:str) -> list[int]:
     "Processes of this machine whose command line contains `needle`."
-    from pathlib import Path
     found = []
     for d in Path('/proc').iterdir():
         if not d.name.isdigit(): continue
@@ -99,11 +99,10 @@ def _pids_running(needle:str) -> list[int]:
     return found
 
 
-@pytest.mark.skipif(not __import__('os').path.isdir('/proc'), reason='reads the process table from /proc')
+@pytest.mark.skipif(not os.path.isdir('/proc'), reason='reads the process table from /proc')
 def test_sigterm_stops_the_workers(tmp_path):
     """`mtpd sweep` sent SIGTERM (kill, timeout, a scheduler's cancel) while its worker trains: it exits with 143 and
     its worker does not go on training unseen in the work directory."""
-    import signal
     work = tmp_path / 'w'
     env = dict(run_env(), MTPD_CACHE=str(tmp_path / 'cache'))
     p = subprocess.Popen(['mtpd', 'sweep', '--scale', 'smoke', '--jobs', '1', '--work', str(work),
