@@ -24,13 +24,14 @@ __all__ = ['KEYS', 'SPEC', 'SWEEP_SCALES', 'RESULT_KEY', 'check_variant', 'parse
            'variant_config', 'run_variant', 'result_line', 'check_variant_dir', 'sweep']
 
 # %% ../nbs/22_sweep.ipynb #984df418
-KEYS = ('lr', 'weight_decay', 'drop_path', 'warmup', 'clip', 'xsched', 'norm_eval', 'seed')
+KEYS = ('lr', 'weight_decay', 'drop_path', 'warmup', 'clip', 'head_lr_mult', 'xsched', 'norm_eval', 'seed')
 "The settings a variant may change (see the table above)."
 
 _INT_KEYS = ('warmup', 'norm_eval', 'seed')
 _RANGES = dict(lr=(lambda x: x > 0, 'positive'), weight_decay=(lambda x: x >= 0, 'zero or positive'),
                drop_path=(lambda x: 0 <= x < 1, 'in [0, 1)'), warmup=(lambda x: x >= 0, 'zero or positive'),
-               clip=(lambda x: x >= 0, 'zero (no clipping) or positive'), xsched=(lambda x: x > 0, 'positive'),
+               clip=(lambda x: x >= 0, 'zero (no clipping) or positive'), head_lr_mult=(lambda x: x > 0, 'positive'),
+               xsched=(lambda x: x > 0, 'positive'),
                norm_eval=(lambda x: x in (0, 1), '0 (BatchNorm tracks statistics) or 1 (frozen statistics)'),
                seed=(lambda x: x >= 0, 'zero or positive'))
 SPEC = 'NAME=ROW:ROLE:SCHEDULE[:KEY=VALUE,...]'
@@ -139,6 +140,9 @@ def variant_config(v:dict, # a variant (`parse_variant`)
     if 'clip' in v:
         if v['clip'] == 0: cfg.optimizer_config.grad_clip = None
         else: cfg.optimizer_config.grad_clip.max_norm = v['clip']
+    if 'head_lr_mult' in v:  # mmcv matches custom keys as substrings of the parameter names: neck.*, bbox_head.*, roi_head.*
+        keys = {part: dict(lr_mult=v['head_lr_mult']) for part in ('neck', 'head')}
+        cfg.optimizer.setdefault('paramwise_cfg', {})['custom_keys'] = keys
     return cfg
 
 # %% ../nbs/22_sweep.ipynb #84041d4e

@@ -15,7 +15,7 @@ SWEEP = [sys.executable, '-m', 'mtpd.sweep']
     ('x=retinanet_swin:teacher3:1x', "variant 'x': unknown role 'teacher3'; valid roles: student, teacher1, teacher2"),
     ('x=retinanet_swin:student:5x', "variant 'x': unknown schedule '5x'; valid schedules: 1x, 2x, 3x, 6x"),
     ('x=retinanet_swin:student:1x:lr=1e-3,momentum=0.9',
-     "variant 'x': unknown key 'momentum'; valid keys: lr, weight_decay, drop_path, warmup, clip, xsched, norm_eval, seed"),
+     "variant 'x': unknown key 'momentum'; valid keys: lr, weight_decay, drop_path, warmup, clip, head_lr_mult, xsched, norm_eval, seed"),
     ('x=retinanet_swin:student:1x:lr=fast', "variant 'x': lr='fast' is not a number"),
     ('x=retinanet_swin:student:1x:warmup=2.5', "variant 'x': warmup='2.5' is not a whole number"),
 ])
@@ -23,6 +23,14 @@ def test_bad_variant_is_one_line_error(spec, msg):
     from mtpd.sweep import parse_variant
     with pytest.raises(ValueError) as e: parse_variant(spec)
     assert msg in str(e.value) and '\n' not in str(e.value), str(e.value)
+
+
+def test_help_names_every_key():
+    "`mtpd sweep --help` lists the keys without importing mtpd.sweep (and so mmcv): the list there is a copy, checked here."
+    from mtpd.sweep import KEYS
+    p = subprocess.run(['mtpd', 'sweep', '--help'], capture_output=True, text=True, env=run_env())
+    assert p.returncode == 0, p.stderr
+    assert f"with keys {', '.join(KEYS)} (see" in ' '.join(p.stdout.split()), p.stdout
 
 
 def test_bad_variant_stops_the_sweep_before_anything_starts(tmp_path):
