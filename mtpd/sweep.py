@@ -141,8 +141,8 @@ def variant_config(v:dict, # a variant (`parse_variant`)
         if v['clip'] == 0: cfg.optimizer_config.grad_clip = None
         else: cfg.optimizer_config.grad_clip.max_norm = v['clip']
     if 'head_lr_mult' in v:  # mmcv matches custom keys as substrings of the parameter names: neck.*, bbox_head.*, roi_head.*
-        keys = {part: dict(lr_mult=v['head_lr_mult']) for part in ('neck', 'head')}
-        cfg.optimizer.setdefault('paramwise_cfg', {})['custom_keys'] = keys
+        pw = cfg.optimizer.setdefault('paramwise_cfg', {})
+        pw['custom_keys'] = dict(pw.get('custom_keys') or {}, **{part: dict(lr_mult=v['head_lr_mult']) for part in ('neck', 'head')})
     return cfg
 
 # %% ../nbs/22_sweep.ipynb #84041d4e
