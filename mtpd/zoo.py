@@ -50,7 +50,7 @@ MODELS = {
     'retinanet_x101_64x4d': dict(
         config='retinanet/retinanet_x101_64x4d_fpn_mstrain_640-800_3x_coco.py',
         smoke=dict(backbone=_resnext(101, 16, 2, 16), fpn_channels=32, head_channels=32),
-        small_lr=5e-4,  # at 2e-3 it stays on the focal loss's plateau (see `mtpd.recipes`)
+        small_lr=5e-4,  # mini 2x bbox AP 12.9 at 2e-3, 17.6 at 1e-3, 19.5 at 5e-4 (see `mtpd.recipes`)
         small_schedule='3x',  # at 5e-4 it learns slowly: mini bbox AP 19.5 at 2x, 33.1 at 3x (see `teacher_schedule`)
         mini=dict(backbone=_resnext(101, 32, 2, 32), fpn_channels=64, head_channels=64)),
     'retinanet_swin_t': dict(
