@@ -16,7 +16,7 @@ from .compat import MMDDP, CPUDistributedDataParallel, nccl_group
 # %% auto #0
 __all__ = ['LAUNCHERS', 'DEFAULT_MASTER_PORT', 'first_host', 'dist_env', 'is_distributed', 'default_backend', 'init_distributed',
            'get_rank', 'get_world_size', 'is_main', 'barrier', 'broadcast_object', 'wrap_distributed', 'collect_kwargs',
-           'torchrun_command', 'launch', 'in_torchrun', 'run_on']
+           'torchrun_command', 'rank_env', 'launch', 'in_torchrun', 'run_on']
 
 # %% ../nbs/15_dist.ipynb #e91bee8e
 LAUNCHERS = ('pytorch', 'slurm')
@@ -167,6 +167,17 @@ def _resolve(target:str):
     module, name = target.split(':')
     return getattr(importlib.import_module(module), name)
 
+def rank_env(nproc:int, # processes the launch starts on this host
+             cuda:bool|None=None, # whether the ranks compute on GPUs (default: whether CUDA is available)
+            ) -> dict:
+    "The environment of `launch`'s ranks: on a CPU host, each gets an equal share of this process's threads (at least 1)."
+    env = dict(os.environ)
+    if cuda is None: cuda = torch.cuda.is_available()
+    if not cuda:
+        n = str(max(1, torch.get_num_threads() // nproc))
+        env.update(OMP_NUM_THREADS=n, MKL_NUM_THREADS=n)
+    return env
+
 def launch(nproc:int, # processes on this host
            fn, # a module-level function that takes `distributed=True`
            **kwargs, # its arguments (picklable)
@@ -175,7 +186,7 @@ def launch(nproc:int, # processes on this host
     with tempfile.TemporaryDirectory(prefix='mtpd-launch-') as d:
         call, result = Path(d) / 'call.pkl', Path(d) / 'result.pkl'
         call.write_bytes(pickle.dumps(dict(target=_target(fn), kwargs=kwargs)))
-        p = subprocess.Popen(torchrun_command(nproc, 'mtpd.dist', [call, result]))
+        p = subprocess.Popen(torchrun_command(nproc, 'mtpd.dist', [call, result]), env=rank_env(nproc))
         try: rc = p.wait()
         finally:  # interrupted (Ctrl-C, or SIGTERM under `mtpd.jobs.stop_on_sigterm`): torchrun passes SIGTERM to its ranks
             if p.poll() is None: p.terminate(); p.wait()
