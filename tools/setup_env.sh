@@ -61,7 +61,10 @@ if ! ls "$wheels"/mmcv_full-"$mmcv_ver"-*.whl >/dev/null 2>&1; then
   # (and the installed cv2, so that the wheel does not ask for opencv-python).
   pip install -q "setuptools<70" >&2
   mkdir -p "$wheels" && build=$(mktemp -d "$wheels/.build.XXXX")
-  MAX_JOBS=${MAX_JOBS:-$(nproc)} MMCV_WITH_OPS=1 \
+  # CFLAGS=-g0: no debug information. setuptools<70 appends CFLAGS after Python's own flags ("-g ... -O3"), so the
+  # last -g wins and the optimisation stays; the ops compile the same code, 30-40% faster per file (measured on
+  # roi_align, nms, deform_conv and pybind: 12-48 s -> 8-32 s on one core) into a wheel without its debug sections.
+  CFLAGS="${CFLAGS:+$CFLAGS }-g0" MAX_JOBS=${MAX_JOBS:-$(nproc)} MMCV_WITH_OPS=1 \
     pip wheel --no-deps --no-build-isolation --no-binary mmcv-full -w "$build" "$mmcv_req" >&2
   mv "$build"/mmcv_full-*.whl "$wheels"/ && rm -rf "$build"
 fi
