@@ -369,11 +369,8 @@ def _dry_run(stages:list, mechanism:str, prefix:str=''):
     for st in stages: _dry_line(st, dry_run(st.config), mechanism, prefix)
 
 def _dry_line(stage, losses:dict, mechanism:str, prefix:str=''):
-    from mtpd.mechanisms import get_mechanism
-    tag = get_mechanism(mechanism).loss.lower().replace('loss', '')  # distillation terms are loss_<tag>_fpn<k>
-    n = sum(k.startswith(f'loss_{tag}_') for k in losses)
-    print(f"{prefix}{stage.title}: forward_train ok, {len(losses)} loss terms ({n} distillation)"
-          + (", gradient clipping added" if stage.clip_added else ''))
+    from mtpd.reproduce import dry_run_summary
+    print(f"{prefix}{stage.title}: {dry_run_summary(losses, mechanism)}" + (", gradient clipping added" if stage.clip_added else ''))
 
 # %% ../nbs/23_cli.ipynb #7a0d5b2e
 @command

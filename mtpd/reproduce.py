@@ -17,8 +17,8 @@ from .io import read_json
 
 # %% auto #0
 __all__ = ['TABLES', 'REPORT', 'FAMILY_ROWS', 'tables_for', 'checkout_root', 'default_dirs', 'notebooks_dir', 'check_parameters',
-           'check_table_parameters', 'reproduce', 'check_tables', 'table_experiments', 'dry_run_tables',
-           'reproduction_jobs']
+           'check_table_parameters', 'reproduce', 'check_tables', 'table_experiments', 'dry_run_summary',
+           'dry_run_tables', 'reproduction_jobs']
 
 # %% ../nbs/20_reproduce.ipynb #45a78f88
 TABLES = ('main_results', 'direct_vs_progressive', 'teacher_order', 'released')
@@ -208,6 +208,14 @@ def table_experiments(table:str, scale:str, rows:list|None=None, mechanisms:list
                 for x in [(r, 'baseline', 'mgd')] + [(r, mode, m) for m in mechanisms or MECHANISMS for mode in ('direct', 'progressive')]]
     return []  # teacher_order trains a pool of its own (small scales); released trains nothing
 
+def dry_run_summary(losses:dict, # a dry run's loss terms (`mtpd.train.dry_run`)
+                    mechanism:str, # the distillation mechanism of the stage
+                   ) -> str:
+    "What a dry run shows of a stage, e.g. 'forward_train ok, 8 loss terms (5 distillation)'."
+    from mtpd.mechanisms import get_mechanism
+    tag = get_mechanism(mechanism).loss.lower().replace('loss', '')  # distillation terms are loss_<tag>_fpn<k>
+    return f"forward_train ok, {len(losses)} loss terms ({sum(k.startswith(f'loss_{tag}_') for k in losses)} distillation)"
+
 def dry_run_tables(tables:list|None=None, scale:str='smoke', rows:list|None=None, gpus:int=1, batch_policy:str='accumulate',
                    rehearsal:bool=False, data_root=None, teacher_ckpts:dict|None=None, mechanisms:list|None=None,
                    img_size:int=256, log=print) -> list[dict]:
@@ -228,7 +236,7 @@ def dry_run_tables(tables:list|None=None, scale:str='smoke', rows:list|None=None
                 rec = dict(table=table, row=row, mode=mode, mechanism=mech, stage=st.title, losses=losses)
                 out.append(rec)
                 what = mode if mode == 'baseline' else f'{mode} {mech}'
-                log(f"{table}: {row} {what} {st.title}: forward_train ok, loss {losses['loss']:.3f} ({len(losses)} terms)")
+                log(f"{table}: {row} {what} {st.title}: {dry_run_summary(losses, mech)}, loss {losses['loss']:.3f}")
     return out
 
 # %% ../nbs/20_reproduce.ipynb #5c400e1a

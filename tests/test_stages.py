@@ -38,14 +38,22 @@ def progressive(paths, work_dir, *extra, **kw):
                 '--teacher', f"{paths['teacher2']}={paths['teacher2_ckpt']}", '--work-dir', work_dir, *extra, **kw)
 
 
-def test_two_stages_end_to_end(setup, tmp_path):
+@pytest.fixture(scope='module')
+def reference(setup, tmp_path_factory):
+    "One uninterrupted 2-stage run on one process: the run the resumed and the 2-process runs must reproduce."
     d, paths = setup
+    work = tmp_path_factory.mktemp('reference') / 'run'
     t0 = time.time()
-    out = progressive(paths, tmp_path / 'run')
-    wall = time.time() - t0
+    out = progressive(paths, work)
     assert out.returncode == 0, out.stderr[-3000:]
+    return work, out, time.time() - t0
+
+
+def test_two_stages_end_to_end(setup, reference):
+    d, paths = setup
+    run, out, wall = reference
     print(f"\n2-stage smoke run: {wall:.1f} s wall")
-    m = json.loads((tmp_path / 'run' / 'manifest.json').read_text())
+    m = json.loads((run / 'manifest.json').read_text())
     assert [s['stage'] for s in m['stages']] == [1, 2]
     s1, s2 = m['stages']
     assert s1['inherit_teacher'] and not s2['inherit_teacher'] and s2['start_checkpoint'] == s1['export']
@@ -60,12 +68,12 @@ def test_two_stages_end_to_end(setup, tmp_path):
     from mmdet.models import build_detector
     import mtpd as _  # noqa
     for s in m['stages']:
-        load_checkpoint(build_detector(Config.fromfile(str(paths['student'])).model), str(tmp_path / 'run' / s['export']),
+        load_checkpoint(build_detector(Config.fromfile(str(paths['student'])).model), str(run / s['export']),
                         strict=True, map_location='cpu')
     # running again: everything skipped, manifest unchanged
-    again = progressive(paths, tmp_path / 'run')
+    again = progressive(paths, run)
     assert again.returncode == 0 and again.stdout.count('already done') == 2
-    assert json.loads((tmp_path / 'run' / 'manifest.json').read_text()) == m
+    assert json.loads((run / 'manifest.json').read_text()) == m
 
 
 def train_losses(run_dir) -> dict:
@@ -80,11 +88,10 @@ def train_losses(run_dir) -> dict:
     return out
 
 
-def test_kill_and_resume(setup, tmp_path):
+def test_kill_and_resume(setup, reference, tmp_path):
     "kill -9 mid-stage, then the same command: the same manifest as an uninterrupted run but for times, the same losses."
     d, paths = setup
-    ref = progressive(paths, tmp_path / 'ref')
-    assert ref.returncode == 0, ref.stderr[-3000:]
+    ref = reference[0]
     work = tmp_path / 'run'
     p = subprocess.Popen(['mtpd', 'progressive', paths['student'], '--teacher', f"{paths['teacher1']}={paths['teacher1_ckpt']}",
                           '--teacher', f"{paths['teacher2']}={paths['teacher2_ckpt']}", '--work-dir', str(work)],
@@ -102,16 +109,16 @@ def test_kill_and_resume(setup, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert 'stage 1/2' in out.stdout and 'already done' in out.stdout
     final = json.loads((work / 'manifest.json').read_text())
-    expect = json.loads((tmp_path / 'ref' / 'manifest.json').read_text())
+    expect = json.loads((ref / 'manifest.json').read_text())
     # the same run: the resumed stage continued the data order and the random streams (mtpd.resume), so
     # weights, export hash, metrics and the next stage's fingerprint are equal; only the clock differs
     strip = lambda s: {k: v for k, v in s.items() if k not in ('wall_time_s', 'finished')}
     final = json.loads(json.dumps(final).replace(str(work), '<work>'))
-    expect = json.loads(json.dumps(expect).replace(str(tmp_path / 'ref'), '<work>'))
+    expect = json.loads(json.dumps(expect).replace(str(ref), '<work>'))
     assert final['experiment'] == expect['experiment']
     assert [strip(s) for s in final['stages']] == [strip(s) for s in expect['stages']]
     losses = train_losses(work / 'stage2')
-    assert sorted(losses) == [1, 2, 3, 4, 5, 6] and losses == train_losses(tmp_path / 'ref' / 'stage2')
+    assert sorted(losses) == [1, 2, 3, 4, 5, 6] and losses == train_losses(ref / 'stage2')
     assert not list(work.rglob('.tmp-*')) and not list(work.rglob('.*.tmp*'))
 
 
@@ -147,14 +154,13 @@ def test_bad_inputs(case, setup, tmp_path):
     else: assert not work.exists()
 
 
-def test_two_processes_gloo(setup, tmp_path):
+def test_two_processes_gloo(setup, reference, tmp_path):
     "`--gpus 2` re-launches itself under torchrun (gloo on CPU): same manifest structure, one set of files."
     d, paths = setup
-    single = tmp_path / 'single'
-    t0 = time.time(); one = progressive(paths, single); t1 = time.time()
-    two = progressive(paths, tmp_path / 'two', '--gpus', '2'); t2 = time.time()
-    assert one.returncode == 0 and two.returncode == 0, two.stderr[-3000:]
-    print(f"\n2-stage smoke run: 1 process {t1 - t0:.1f} s, 2 processes {t2 - t1:.1f} s (wall, incl. start-up)")
+    single, _, wall1 = reference
+    t0 = time.time(); two = progressive(paths, tmp_path / 'two', '--gpus', '2'); wall2 = time.time() - t0
+    assert two.returncode == 0, two.stderr[-3000:]
+    print(f"\n2-stage smoke run: 1 process {wall1:.1f} s, 2 processes {wall2:.1f} s (wall, incl. start-up)")
     m1 = json.loads((single / 'manifest.json').read_text())
     m2 = json.loads((tmp_path / 'two' / 'manifest.json').read_text())
     assert [sorted(s) for s in m1['stages']] == [sorted(s) for s in m2['stages']]
