@@ -2,7 +2,7 @@
 # The project's environment, for one command or for the bash that sources this file:
 #   tools/env.sh CMD [ARGS...]    run CMD in it, e.g. `tools/env.sh pytest -q tests/test_layers.py`
 #   source tools/env.sh           set it in this shell (the tools/*.sh scripts do this)
-# It creates or reuses the virtual environment (tools/setup_env.sh: the first time takes ~20-30 min)
+# It creates or reuses the virtual environment (tools/setup_env.sh: the first time takes about 7 min on 2 cores)
 # and sets PATH (the environment's bin/ first), PYTHONPATH (this checkout first, so the checkout
 # under work wins over whichever checkout the shared environment was linked to), PYTHONWARNINGS=ignore,
 # OMP_NUM_THREADS (2 unless already set) and MTPD_VENV (the environment's path).
