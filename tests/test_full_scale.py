@@ -71,7 +71,7 @@ def test_stock_configs_build_and_get_clipping(tmp_path, root):
 # loss terms of a dry-run stage besides the distillation ones: the family's detection losses and the total `loss`
 # (RetinaNet: cls, bbox; RepPoints: cls, pts_init, pts_refine; Mask R-CNN: rpn_cls, rpn_bbox, cls, acc, bbox, mask)
 DETECTION_TERMS = {'retinanet': 3, 'reppoints': 4, 'maskrcnn': 7}
-LEVELS = {'retinanet': 5, 'reppoints': 5, 'maskrcnn': 4}  # FPN levels distilled (the RPN's 5th level is not)
+LEVELS = {'retinanet': 5, 'reppoints': 5, 'maskrcnn': 4}  # FPN levels distilled (Mask R-CNN: P2-P5; its P6 is a max-pool)
 
 
 def test_dry_run_every_row_and_mode():
