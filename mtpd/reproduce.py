@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .scales import SCALES, get_scale
 from .zoo import ROWS, check_choice
-from .mechanisms import MECHANISMS
+from .mechanisms import MECHANISMS, get_mechanism
 from .scales import BATCH_POLICIES
 from .manifest import code_changes, code_fingerprint, package_dir
 from .io import read_json
@@ -212,7 +212,6 @@ def dry_run_summary(losses:dict, # a dry run's loss terms (`mtpd.train.dry_run`)
                     mechanism:str, # the distillation mechanism of the stage
                    ) -> str:
     "What a dry run shows of a stage, e.g. 'forward_train ok, 8 loss terms (5 distillation)'."
-    from mtpd.mechanisms import get_mechanism
     tag = get_mechanism(mechanism).loss.lower().replace('loss', '')  # distillation terms are loss_<tag>_fpn<k>
     return f"forward_train ok, {len(losses)} loss terms ({sum(k.startswith(f'loss_{tag}_') for k in losses)} distillation)"
 
