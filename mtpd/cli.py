@@ -609,8 +609,11 @@ def _write_config(args):
     if scale.data == 'shapes':  # what MMDetection's tools cannot make: the dataset and the pretrained backbones it names
         from mtpd.experiments import ensure_data
         from mtpd.pretrain import ensure_pretrained_backbones
+        from mtpd.train import cpu_threads
         ensure_data(scale.name, args.data_root)
-        ensure_pretrained_backbones(cfg)
+        # at the run's thread count, as training makes them: the cache is keyed by content, not by threads, and
+        # another count sums in another order (other weights, whichever command happened to make them first)
+        with cpu_threads(cfg.get('cpu_threads')): ensure_pretrained_backbones(cfg)
     atomic_write_text(out, cfg.pretty_text)
     print(f"wrote {out}: {args.row} {args.mode} {st.title}{' (plain student)' if args.plain else ''}, {scale.name} scale "
           f"on {args.gpus} process{'es' * (args.gpus > 1)}")

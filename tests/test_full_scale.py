@@ -135,6 +135,23 @@ def test_rehearsal_one_row(tmp_path):
     assert '(1333, 800)' in cfg and 'GradientCumulativeOptimizerHook' in cfg
 
 
+def test_mtpd_config_pretrains_whatever_the_callers_threads(tmp_path):
+    """`mtpd config` makes the pretrained backbone its file names at the scale's thread count, as training does: the
+    cache is keyed by content, not threads, so one and two caller threads must give the same bytes (they did not)."""
+    import torch
+    made = []
+    for threads in (1, 2):
+        cache = tmp_path / f'cache{threads}'
+        out = subprocess.run([sys.executable, '-m', 'mtpd.cli', 'config', 'retinanet_r101_x101', '--scale', 'smoke',
+                              '--mode', 'baseline', '--out', str(tmp_path / f'c{threads}.py')], capture_output=True,
+                             text=True, env=dict(run_env(), MTPD_CACHE=str(cache), OMP_NUM_THREADS=str(threads)))
+        assert out.returncode == 0, out.stderr[-3000:]
+        [ckpt] = (cache / 'data' / 'pretrained').glob('*/*.pth')
+        made.append(torch.load(ckpt, map_location='cpu'))
+    a, b = (m.get('state_dict', m) for m in made)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 @pytest.mark.slow
 def test_mtpd_config_trains_with_mmdetection_tools(tmp_path):
     """A `mtpd config` file is accepted as is by MMDetection's own `tools/train.py` (one iteration of a smoke-scale

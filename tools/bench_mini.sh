@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The mini-scale benchmark (not a test): every table at mini scale (CPU, 3 seeds for the comparisons),
+# The mini-scale benchmark (not a test): every table at mini scale (CPU, the scale's 5 seeds for the comparisons),
 # then the report; prints the wall time of the whole reproduction. Results and figures: figures/mini/;
 # runs and executed notebooks: runs/mini/; teachers: $MTPD_CACHE/experiments (default ~/.cache/mtpd/experiments),
 # trained once.
