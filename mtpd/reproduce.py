@@ -8,10 +8,9 @@ from __future__ import annotations
 import json, os, time
 from pathlib import Path
 
-from .scales import SCALES, get_scale
+from .scales import BATCH_POLICIES, SCALES, get_scale
 from .zoo import ROWS, check_choice
 from .mechanisms import MECHANISMS, get_mechanism
-from .scales import BATCH_POLICIES
 from .manifest import code_changes, code_fingerprint, package_dir
 from .io import read_json
 
