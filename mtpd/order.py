@@ -16,7 +16,7 @@ from .io import atomic_write_json
 from .pretrain import ensure_pretrained_backbones
 from .recorder import FeatureRecorder
 from .stages import Teacher, as_config, validate_inputs
-from .train import default_device
+from .train import cpu_threads, default_device
 from .weights import fit_state, read_checkpoint, student_state_dict
 
 # %% auto #0
@@ -159,6 +159,13 @@ def adaptation_cost(student, # the student's complete training config (model + d
                    ) -> dict:
     "The normalised feature residual left after a `steps`-long probe of student -> `teacher` (see the definition above)."
     student = as_config(student)
+    # with the threads the student's training computes with (a small scale's one, `mtpd.scales`): another count
+    # sums in another order, so both the cost and a pretrained backbone made here would depend on the caller
+    with cpu_threads(student.get('cpu_threads')):
+        return _probe(student, teacher, dataset, student_ckpt, steps, eval_batches, lr, ridge, seed, device)
+
+def _probe(student, teacher, dataset, student_ckpt, steps, eval_batches, lr, ridge, seed, device) -> dict:
+    "`adaptation_cost`'s work, at the thread count it set."
     ensure_pretrained_backbones(student)  # the student starts from its pretrained backbone, as its training does
     dataset = dataset if dataset is not None else probe_dataset(student)
     device = device or default_device()

@@ -76,6 +76,28 @@ def test_order_teachers_ranks_writes_json_and_runs_the_sequence(pool):
     assert [(c['cost'], c['probe_curve']) for c in same] == [(c['cost'], c['probe_curve']) for c in result['costs']]
 
 
+def test_order_teachers_computes_whatever_the_callers_threads(pool):
+    """The probe, and the student's pretrained backbone it makes when missing, compute with the student's thread count
+    (the smoke scale's one), not the caller's: one and two caller threads give the same checkpoint and costs, bit for bit
+    (before, the probe ran at the caller's count and cached a backbone that depended on it)."""
+    from mmcv import Config
+    from mtpd.pretrain import ensure_pretrained_backbones
+    d, files = pool
+    [backbone] = ensure_pretrained_backbones(Config.fromfile(str(d / 'student.py')))
+    made = []
+    for threads in (2, 1):
+        backbone.unlink()  # made again by the probe, as when the order study is the first to need it
+        out = subprocess.run(['mtpd', 'order-teachers', str(d / 'student.py'), '--teacher', teacher(files, 'noisy'),
+                              '--steps', '2', '--json', str(d / f'threads{threads}.json')], capture_output=True,
+                             text=True, env=dict(run_env(), OMP_NUM_THREADS=str(threads)))
+        assert out.returncode == 0, out.stderr[-2000:]
+        costs = json.loads((d / f'threads{threads}.json').read_text())['costs']
+        made.append(([(c['cost'], c['probe_curve']) for c in costs], torch.load(backbone, map_location='cpu')['state_dict']))
+    (costs2, a), (costs1, b) = made
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert costs2 == costs1
+
+
 @pytest.mark.slow
 def test_order_teachers_last_and_cap(pool):
     d, files = pool
