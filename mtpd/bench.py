@@ -5,7 +5,7 @@
 # %% ../nbs/22a_bench.ipynb #9d255f33
 from __future__ import annotations
 
-import ctypes, gc, os, platform, statistics, time
+import contextlib, ctypes, gc, os, platform, statistics, time
 from pathlib import Path
 
 import torch
@@ -14,8 +14,9 @@ from .distiller import TEACHER_PRECISIONS, teacher_autocast
 from .train import random_batch, weightless_detector
 
 # %% auto #0
-__all__ = ['BENCH_MODELS', 'release_freed_memory', 'PeakMemory', 'time_parts', 'bench_distiller', 'bench_batch', 'measure',
-           'teacher_options', 'default_size', 'device_name', 'bench_tables', 'check_bench_parameters', 'bench_notebook']
+__all__ = ['BENCH_MODELS', 'release_freed_memory', 'PeakMemory', 'time_parts', 'bench_distiller', 'bench_batch', 'fp16_enabled',
+           'measure', 'teacher_options', 'default_size', 'device_name', 'bench_tables', 'check_bench_parameters',
+           'bench_notebook']
 
 # %% ../nbs/22a_bench.ipynb #0e226c84
 def _status_kib(field:str) -> int|None:
@@ -111,6 +112,23 @@ def _train_step(model, opt, forward):
     loss, _ = model._parse_losses(forward())
     loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
 
+@contextlib.contextmanager
+def fp16_enabled(model):
+    "Switch on the `@auto_fp16` methods of `model`'s modules (what mmcv's `wrap_fp16_model` does) for the block only."
+    from mmcv.runner import wrap_fp16_model
+    mods = [m for m in model.modules() if hasattr(m, 'fp16_enabled')]
+    before = [m.fp16_enabled for m in mods]
+    wrap_fp16_model(model)  # torch >= 1.6: sets fp16_enabled, converts no weights
+    try: yield model
+    finally:
+        for m, b in zip(mods, before): m.fp16_enabled = b
+
+def _fp16_train_step(model, opt, scaler, img, metas, gt):
+    "One training step as mmcv's Fp16OptimizerHook takes it: forward under autocast, scaled backward, unscaled step."
+    with fp16_enabled(model):
+        loss, _ = model._parse_losses(model(img, metas, return_loss=True, **gt))
+    scaler.scale(loss).backward(); scaler.step(opt); scaler.update(); opt.zero_grad(set_to_none=True)
+
 def measure(cfg, # a distillation stage's config (`Stage.config`)
             size:tuple=(512, 512), # (height, width) of the batch's images
             n:int=2, # images per batch
@@ -140,9 +158,13 @@ def measure(cfg, # a distillation stage's config (`Stage.config`)
     parts = dict(student=lambda: _train_step(student, opt_s, lambda: student.forward_train(img, metas, **gt)),
                  teacher=teacher_forward, losses=losses,
                  distill=lambda: _train_step(det, opt_d, lambda: det.forward_train(img, metas, **gt)))
+    if device == 'cuda':  # mixed precision is a CUDA option (see above)
+        scaler = torch.amp.GradScaler('cuda')
+        parts['distill_fp16'] = lambda: _fp16_train_step(det, opt_d, scaler, img, metas, gt)
     res = time_parts(parts, device, warmup, repeats)
     out = {f'{k}_s': v['s'] for k, v in res.items()} | {f'{k}_mib': v['mib'] for k, v in res.items()}
     out['ratio'] = out['distill_s'] / (out['student_s'] + out['teacher_s'] + out['losses_s'])
+    if 'distill_fp16' in parts: out['fp16_speedup'] = out['distill_s'] / out['distill_fp16_s']
     return out
 
 # %% ../nbs/22a_bench.ipynb #fc1643b1
@@ -238,7 +260,9 @@ def bench_tables(models:list=BENCH_MODELS, # a subset of `BENCH_MODELS`
     on = f"{meta['device_name']}; medians of {repeats} rounds after {warmup} warm-up round(s), parts in turn, one process"
     paths = write_table(f'{name}_{device}', steps, out_dir, title=f'What a distillation step costs ({device})',
                         note=f"Times in s, peak memory in MiB above what was in use before the part. ratio = distill / "
-                             f"(student + teacher + losses); memory_ok: distill <= student + teacher. {on}.",
+                             f"(student + teacher + losses); memory_ok: distill <= student + teacher."
+                             f"{' distill_fp16: the step as --fp16 trains it (autocast, scaled loss); fp16_speedup = distill / distill_fp16.' if device == 'cuda' else ''}"
+                             f" {on}.",
                         meta=meta, digits=3)
     paths += write_table(f'{name}_teacher_{device}', teachers, out_dir,
                          title=f"The teacher's forward: inference mode and half precision ({device})",
