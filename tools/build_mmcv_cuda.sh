@@ -9,7 +9,10 @@
 #  1. installs .whl/*.whl into /tmp/site (numpy/scipy dropped again if they break the host's image packages);
 #  2. builds mmcv-full's extension in place in /tmp/build/mmcv-full-1.7.2 (CUDA ops for TORCH_CUDA_ARCH_LIST,
 #     default 9.0; log: $OUT/build.log), reused by a later call on the same machine unless REBUILD=1;
-#  3. runs `python3 -m pytest -m gpu -s tests/test_gpu.py` under `timeout`, within MTPD_GPU_BUDGET seconds of
+#  3. where MTPD_GPU_BENCH holds `mtpd bench` arguments (e.g. "--models full --mechanisms mgd"), runs
+#     `mtpd bench --device cuda $MTPD_GPU_BENCH --out-dir $OUT/bench` (log $OUT/bench.log), leaving
+#     MTPD_GPU_TEST_RESERVE seconds of the budget (default 150) to the tests;
+#  4. runs `python3 -m pytest -m gpu -s tests/test_gpu.py` under `timeout`, within MTPD_GPU_BUDGET seconds of
 #     the start (default 560): log $OUT/pytest.log, measured figures $OUT/gpu_results.json (MTPD_GPU_RESULTS).
 # Summary: $OUT/summary.txt. Environment of the host: $OUT/env.txt.
 set -u
@@ -68,8 +71,25 @@ else
   cd "$REPO" || exit 1
 fi
 
-# ---------------------------------------------------------------- the GPU tests
 export PYTHONPATH=/tmp/site:$SRC:$REPO PYTHONUNBUFFERED=1 PYTHONWARNINGS=ignore
+
+# ---------------------------------------------------------------- the benchmark on CUDA
+if [ -n "${MTPD_GPU_BENCH:-}" ]; then
+  t=$(( $(left) - ${MTPD_GPU_TEST_RESERVE:-150} ))  # the rest of the budget is the tests'
+  if [ "$t" -lt 30 ]; then say "bench: SKIPPED (${t}s of the budget left)"
+  else
+    say "mtpd bench --device cuda $MTPD_GPU_BENCH (limit ${t}s)"
+    timeout -k 10 "$t" $PY -m mtpd.cli bench --device cuda $MTPD_GPU_BENCH --out-dir "$OUT/bench" --work-dir /tmp/bench_runs \
+      > "$OUT/bench.log" 2>&1
+    bench_rc=$?
+    say "bench: rc=$bench_rc$([ $bench_rc = 124 ] && echo ' (TIMED OUT)') after $(( $(date +%s) - T0 ))s in all"
+    grep -h '^\[mtpd\] bench' "$OUT/bench.log" | tee -a "$SUM"
+    [ $bench_rc = 0 ] || tail -5 "$OUT/bench.log" | cut -c1-300 | tee -a "$SUM"
+    cat "$OUT"/bench/*.md >> "$SUM" 2>/dev/null
+  fi
+fi
+
+# ---------------------------------------------------------------- the GPU tests
 export MTPD_GPU_RESULTS=${MTPD_GPU_RESULTS:-$OUT/gpu_results.json}
 t=$(( $(left) - 5 ))
 if [ "$t" -lt 30 ]; then say "pytest: SKIPPED (${t}s of the budget left)"; exit 1; fi
@@ -79,5 +99,7 @@ rc=$?
 say "pytest: rc=$rc$([ $rc = 124 ] && echo ' (TIMED OUT)') after $(( $(date +%s) - T0 ))s in all"
 { echo "--- RESULT lines"; grep -ho 'RESULT .*' "$OUT/pytest.log"
   echo "--- pytest summary"; grep -E '^(PASSED|FAILED|ERROR|SKIPPED)|passed|failed' "$OUT/pytest.log" | tail -15 | cut -c1-300; } >> "$SUM"
+
+if [ "$rc" = 0 ] && [ "${bench_rc:-0}" != 0 ]; then rc=$bench_rc; fi  # a failed benchmark fails the run too
 cat "$SUM"
 exit $rc
