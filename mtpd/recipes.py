@@ -20,8 +20,8 @@ from .pretrain import with_pretrained_backbone
 from .zoo import MODELS, ROWS, ROLES, SCHEDULES, SWIN_SMALL_LR, check_choice, model_name, teacher_schedule
 
 # %% auto #0
-__all__ = ['SMALL_OCTAVE_BASE_SCALE', 'BASE_LR', 'drop_single_position_levels', 'model_config', 'model_optimizer',
-           'training_config', 'baseline_config', 'teacher_config', 'detector_config', 'describe']
+__all__ = ['SMALL_OCTAVE_BASE_SCALE', 'BASE_LR', 'model_config', 'model_optimizer', 'training_config', 'baseline_config',
+           'teacher_config', 'detector_config', 'describe']
 
 # %% ../nbs/12_recipes.ipynb #9cc0c466
 def _merge(a:dict, b:dict) -> dict:
@@ -46,29 +46,6 @@ def _rcnn_cfgs(train_cfg:dict) -> list:
 SMALL_OCTAVE_BASE_SCALE = 2
 "Anchor size of RetinaNet-style heads on 128-pixel images, in units of the level's stride (the zoo's: 4)."
 
-def _level_strides(m:dict) -> tuple[dict, str]|None:
-    "The dense head of `m` whose pyramid levels follow the FPN's outputs and the key of its per-level strides (anchors or points)."
-    for head in (m.get('bbox_head'), m.get('rpn_head')):
-        if not isinstance(head, dict): continue
-        if 'strides' in head.get('anchor_generator', {}): return head['anchor_generator'], 'strides'
-        if 'point_strides' in head: return head, 'point_strides'
-    return None
-
-def drop_single_position_levels(m:dict, # an MMDetection `model=` (a plain detector), changed in place
-                                img_size:int, # the scale's image side
-                               ) -> dict:
-    "Drop the coarsest FPN levels of `m` whose map on an `img_size` image is a single position (stride >= `img_size`)."
-    found, neck = _level_strides(m), m.get('neck') or {}
-    if found is None or neck.get('type') != 'FPN': return m
-    owner, key = found
-    keep = [s for s in owner[key] if s < img_size]
-    if len(keep) < len(owner[key]):
-        if neck['num_outs'] != len(owner[key]):
-            raise ValueError(f"drop_single_position_levels: the FPN has {neck['num_outs']} outputs and the head "
-                             f"{len(owner[key])} levels; give a detector whose head uses every FPN output")
-        owner[key], neck['num_outs'] = keep, len(keep)
-    return m
-
 def _small_model(name:str, sizes:dict, s) -> dict:
     "The scaled-down analogue of `name` with `sizes` (its `MODELS` entry at a scale) for scale `s`."
     m = _full_model(name)
@@ -82,7 +59,6 @@ def _small_model(name:str, sizes:dict, s) -> dict:
     m = scale_down(m, backbone=bb, num_classes=len(CLASSES), **kw).to_dict()
     anchors = m.get('bbox_head', {}).get('anchor_generator', {})
     if 'octave_base_scale' in anchors: anchors['octave_base_scale'] = SMALL_OCTAVE_BASE_SCALE
-    drop_single_position_levels(m, s.shapes['img_size'])
     tr, te = m.get('train_cfg', {}), m.get('test_cfg', {})
     if s.rpn_proposals:
         for cfg in (tr.get('rpn_proposal'), te.get('rpn')):

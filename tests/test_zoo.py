@@ -21,7 +21,7 @@ from mtpd.data import CLASSES
 from mtpd.data import ensure_shapes
 from mtpd.mechanisms import MECHANISMS, distill_loss
 from mtpd.experiments import experiment_stages
-from mtpd.recipes import _level_strides, _schedule, baseline_config, model_config, teacher_config, training_config
+from mtpd.recipes import _schedule, baseline_config, model_config, teacher_config, training_config
 from mtpd.scales import SCALES, get_scale
 from mtpd.train import dry_run
 from mtpd.zoo import MODELS, ROLES, ROWS, model_name, teacher_checkpoint, zoo_entry
@@ -86,9 +86,7 @@ def test_small_models_keep_structure():
         for row in ROWS:
             for role in ROLES:
                 full, small = model_config(row, role), model_config(row, role, scale)
-                owner, key = _level_strides(full)  # the small pyramid keeps the levels of more than one position
-                kept = [st for st in owner[key] if st < get_scale(scale).shapes['img_size']]
-                assert small.type == full.type and small.neck.num_outs == len(kept) == len(_level_strides(small)[0][key])
+                assert small.type == full.type and small.neck.num_outs == full.neck.num_outs
                 assert small.get('bbox_head', {}).get('type') == full.get('bbox_head', {}).get('type')
                 assert 'pretrained' not in small and 'init_cfg' not in small.backbone
                 heads = [small.bbox_head] if 'bbox_head' in small else (
