@@ -25,8 +25,10 @@ from .weights import read_checkpoint, fit_state, inherit_from_teacher, student_s
 __all__ = ['TEACHER_PRECISIONS', 'fpn_pairs', 'batch_inputs', 'check_teacher_precision', 'teacher_autocast', 'DetectionDistiller']
 
 # %% ../nbs/14_distiller.ipynb #91440dca
-def fpn_pairs(student:nn.Module, teacher:nn.Module, loss:dict|None=None) -> list[dict]:
-    "One distillation pair per FPN output conv; `loss` defaults to MGD with the student family's settings."
+def fpn_pairs(student:nn.Module, teacher:nn.Module, loss:dict|None=None,
+              levels:list|None=None, # the FPN outputs to pair, by index (default: all of them)
+             ) -> list[dict]:
+    "One distillation pair per FPN output conv (or per index in `levels`); `loss` defaults to MGD with the student family's settings."
     fs, ft = [getattr(getattr(m, 'neck', None), 'fpn_convs', None) for m in (student, teacher)]
     if fs is None or ft is None:
         raise ValueError("DetectionDistiller: default pairs need an FPN neck ('neck.fpn_convs') in both student "
@@ -35,9 +37,12 @@ def fpn_pairs(student:nn.Module, teacher:nn.Module, loss:dict|None=None) -> list
         raise ValueError(f"DetectionDistiller: student FPN has {len(fs)} output convs and teacher FPN {len(ft)}; "
                          "use the same num_outs/start_level/add_extra_convs, or pass `distill` pairs explicitly")
     loss = dict(loss) if loss else mechanism_loss('mgd', family_of(student), detector=type(student).__name__)
+    if levels is not None and (not levels or any(k not in range(len(fs)) for k in levels)):
+        raise ValueError(f"DetectionDistiller: distill_levels={list(levels)} must name FPN outputs 0..{len(fs) - 1} "
+                         "(at least one); leave it out to distill every level")
     return [dict(name=f"{loss['type'].lower().replace('loss', '')}_fpn{k}",
                  student_module=f'neck.fpn_convs.{k}.conv', teacher_module=f'neck.fpn_convs.{k}.conv',
-                 loss=dict(loss)) for k in range(len(fs))]
+                 loss=dict(loss)) for k in (range(len(fs)) if levels is None else sorted(set(levels)))]
 
 # %% ../nbs/14_distiller.ipynb #252a79a9
 def _out_channels(module:nn.Module) -> int|None:
@@ -89,6 +94,7 @@ class DetectionDistiller(BaseDetector):
                  inherit_teacher:bool=False, # stage 1: start the student's neck/heads from the teacher
                  distill:list|None=None, # pairs: dict(student_module, teacher_module, loss[, name])
                  distill_loss:dict|None=None, # loss config for the default FPN pairs (default: MGD)
+                 distill_levels:list|None=None, # the default pairs' FPN outputs, by index (default: every level)
                  teacher_precision:str='fp32', # the teacher's forward: 'fp32', or under autocast in 'bf16' or 'fp16'
                  train_cfg=None, test_cfg=None, # accepted for build_detector; the student's own are used
                  init_cfg=None):
@@ -106,7 +112,10 @@ class DetectionDistiller(BaseDetector):
         for p in teacher_model.parameters(): p.requires_grad_(False)
         teacher_model.eval()
         self.__dict__['_teacher'] = teacher_model  # beside the module tree, see above
-        pairs = distill if distill is not None else fpn_pairs(self.student, teacher_model, distill_loss)
+        if distill is not None and distill_levels is not None:
+            raise ValueError("DetectionDistiller: distill_levels selects among the default FPN pairs; with explicit "
+                             "`distill` pairs leave it out and list only the pairs to distill")
+        pairs = distill if distill is not None else fpn_pairs(self.student, teacher_model, distill_loss, distill_levels)
         if not pairs: raise ValueError("DetectionDistiller: `distill` is empty; give at least one feature pair")
         self.pairs, losses = [], OrderedDict()
         s_mods, t_mods = dict(self.student.named_modules()), dict(teacher_model.named_modules())

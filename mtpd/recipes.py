@@ -20,8 +20,8 @@ from .pretrain import with_pretrained_backbone
 from .zoo import MODELS, ROWS, ROLES, SCHEDULES, SWIN_SMALL_LR, check_choice, model_name, teacher_schedule
 
 # %% auto #0
-__all__ = ['SMALL_OCTAVE_BASE_SCALE', 'BASE_LR', 'model_config', 'model_optimizer', 'training_config', 'baseline_config',
-           'teacher_config', 'detector_config', 'describe']
+__all__ = ['SMALL_OCTAVE_BASE_SCALE', 'BASE_LR', 'model_config', 'distilled_levels', 'model_optimizer', 'training_config',
+           'baseline_config', 'teacher_config', 'detector_config', 'describe']
 
 # %% ../nbs/12_recipes.ipynb #9cc0c466
 def _merge(a:dict, b:dict) -> dict:
@@ -75,6 +75,25 @@ def model_config(row:str, # a key of `ROWS`
     name, s = model_name(row, role), get_scale(scale)
     sizes = MODELS[name].get(s.name)
     return device_safe(_full_model(name) if sizes is None else zero_init_safe(_small_model(name, sizes, s)))
+
+# %% ../nbs/12_recipes.ipynb #5c9d8ba8
+def _level_strides(m:dict) -> list|None:
+    "The strides of the pyramid levels of `m`'s dense head (anchors or points), which follow the FPN's outputs; None without one."
+    for head in (m.get('bbox_head'), m.get('rpn_head')):
+        if not isinstance(head, dict): continue
+        if 'strides' in head.get('anchor_generator', {}): return list(head['anchor_generator']['strides'])
+        if 'point_strides' in head: return list(head['point_strides'])
+    return None
+
+def distilled_levels(m:dict, # an MMDetection `model=` of a plain detector (the student)
+                     img_size:int, # the side of the scale's images
+                    ) -> list|None:
+    "The FPN outputs of `m` to distill on `img_size` images (those of more than one position), or None when that is every one."
+    strides = _level_strides(m)
+    if strides is None: return None
+    keep = [k for k, s in enumerate(strides) if s < img_size]
+    if not keep: raise ValueError(f"distilled_levels: every FPN level of the model is a single position on {img_size}-pixel images")
+    return None if len(keep) == len(strides) else keep
 
 # %% ../nbs/12_recipes.ipynb #fa8b5418
 BASE_LR = dict(one_stage=0.01, two_stage=0.02)
