@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib, inspect, logging
+import numpy as np
 from collections import OrderedDict
 
 import torch
@@ -22,7 +23,8 @@ from .configs import resolve_pretrained, without_init
 from .weights import read_checkpoint, fit_state, inherit_from_teacher, student_state_dict
 
 # %% auto #0
-__all__ = ['TEACHER_PRECISIONS', 'fpn_pairs', 'batch_inputs', 'check_teacher_precision', 'teacher_autocast', 'DetectionDistiller']
+__all__ = ['TEACHER_PRECISIONS', 'CACHE_SAFE_TRANSFORMS', 'fpn_pairs', 'batch_inputs', 'check_teacher_precision',
+           'teacher_autocast', 'check_teacher_cache', 'TeacherFeatureCache', 'DetectionDistiller']
 
 # %% ../nbs/14_distiller.ipynb #91440dca
 def fpn_pairs(student:nn.Module, teacher:nn.Module, loss:dict|None=None,
@@ -82,6 +84,58 @@ def teacher_autocast(precision:str, # a key of `TEACHER_PRECISIONS`
     dtype = TEACHER_PRECISIONS[precision]
     return contextlib.nullcontext() if dtype is None else torch.autocast(device_type, dtype=dtype)
 
+# %% ../nbs/14_distiller.ipynb #1b507b26
+CACHE_SAFE_TRANSFORMS = ('LoadImageFromFile', 'LoadAnnotations', 'Resize', 'RandomFlip', 'Normalize', 'Pad',
+                         'DefaultFormatBundle', 'ImageToTensor', 'ToTensor', 'Collect')
+"Train-pipeline steps after which an image's tensor is decided by `TeacherFeatureCache.key` (a random Resize too: its outcome is in `img_shape` and `scale_factor`)."
+
+def check_teacher_cache(pipeline:list, # a train pipeline (list of transform configs)
+                        what:str='the train pipeline'):
+    "A one-line `ValueError` when `pipeline` has a step that makes the teacher's input depend on more than the cache's key."
+    random = [str(t.get('type')) for t in pipeline if t.get('type') not in CACHE_SAFE_TRANSFORMS]
+    if random:
+        raise ValueError(f"teacher_cache_mb: {what} has steps the teacher-feature cache cannot key ({', '.join(random)}); "
+                         "leave teacher_cache_mb unset for it")
+    if 'filename' not in next((t.get('meta_keys', ('filename',)) for t in pipeline if t.get('type') == 'Collect'), ()):
+        raise ValueError(f"teacher_cache_mb: {what} does not collect 'filename' in its meta_keys; add it or leave "
+                         "teacher_cache_mb unset")
+
+class TeacherFeatureCache:
+    "A frozen teacher's paired features per image and form, kept up to `mib` MiB, so that each is computed once."
+    def __init__(self, mib:float):
+        self.capacity, self.nbytes, self.entries, self.hits, self.misses = int(mib * 2**20), 0, {}, 0, 0
+
+    @staticmethod
+    def key(meta:dict, # one image's img_metas entry
+            size, # (height, width) of the padded batch it came in
+           ) -> tuple:
+        "What decides the teacher's input for an image: its file, its flip, its resized shape and the batch's padded size."
+        if 'filename' not in meta:
+            raise ValueError("DetectionDistiller: teacher_cache_mb needs each image's 'filename' in img_metas (the train "
+                             "pipeline's Collect meta_keys); add it or leave teacher_cache_mb unset")
+        sf = meta.get('scale_factor')
+        return (str(meta['filename']), bool(meta.get('flip')), str(meta.get('flip_direction')),
+                tuple(meta.get('img_shape') or ()), None if sf is None else tuple(np.round(np.asarray(sf, float).ravel(), 6)),
+                tuple(int(s) for s in size))
+
+    def __contains__(self, key): return key in self.entries
+    def __getitem__(self, key): return self.entries[key]
+    def __len__(self): return len(self.entries)
+
+    def add(self, key, feats:dict) -> bool:
+        "Keep a copy of one image's `feats` ({pair name: tensor}) under `key` if it fits; return whether it was kept."
+        size = sum(f.numel() * f.element_size() for f in feats.values())
+        if key in self.entries or self.nbytes + size > self.capacity: return False
+        self.entries[key] = {n: f.detach().clone() for n, f in feats.items()}  # a copy: not a view of the batch
+        self.nbytes += size
+        return True
+
+    def count(self, hits:int, misses:int): self.hits, self.misses = self.hits + hits, self.misses + misses
+
+    def __repr__(self):
+        return (f"TeacherFeatureCache({len(self)} images, {self.nbytes / 2**20:.1f} of {self.capacity / 2**20:.0f} MiB, "
+                f"{self.hits} hits, {self.misses} misses)")
+
 # %% ../nbs/14_distiller.ipynb #732d1fa1
 @DETECTORS.register_module(force=True)
 class DetectionDistiller(BaseDetector):
@@ -96,6 +150,7 @@ class DetectionDistiller(BaseDetector):
                  distill_loss:dict|None=None, # loss config for the default FPN pairs (default: MGD)
                  distill_levels:list|None=None, # the default pairs' FPN outputs, by index (default: every level)
                  teacher_precision:str='fp32', # the teacher's forward: 'fp32', or under autocast in 'bf16' or 'fp16'
+                 teacher_cache_mb:float|None=None, # keep the teacher's paired features per image, up to this many MiB (see below)
                  train_cfg=None, test_cfg=None, # accepted for build_detector; the student's own are used
                  init_cfg=None):
         super().__init__(init_cfg)
@@ -127,6 +182,8 @@ class DetectionDistiller(BaseDetector):
             losses[name] = build_loss(_fill_channels(p['loss'], s_mods[sm], t_mods[tm]))
             self.pairs.append(dict(name=name, student_module=sm, teacher_module=tm, inputs=batch_inputs(losses[name])))
         self.distill_losses = nn.ModuleDict(losses)
+        self._names = [p['name'] for p in self.pairs]
+        self.teacher_cache = TeacherFeatureCache(teacher_cache_mb) if teacher_cache_mb else None
         self.recorders = dict(  # plain attributes: recorders hold hooks, not modules
             student=FeatureRecorder(self.student, {p['name']: p['student_module'] for p in self.pairs}, 'the student'),
             teacher=FeatureRecorder(teacher_model, {p['name']: p['teacher_module'] for p in self.pairs}, 'the teacher'))
@@ -161,23 +218,47 @@ class DetectionDistiller(BaseDetector):
         if self.inherit_teacher:
             print_log(str(inherit_from_teacher(self.student, self._teacher.state_dict())), logger=logger)
 
-    def _captured(self, img, student_forward) -> tuple:
-        "Run the teacher on `img` (no gradient) and `student_forward()`; return its output and the pairs' features."
-        with self.recorders['student'].recording() as s, self.recorders['teacher'].recording() as t:
+    def _missing(self, recorded:dict, who:str):
+        for p in self.pairs:
+            if p['name'] not in recorded:
+                raise RuntimeError(f"DetectionDistiller: no feature captured for pair '{p['name']}' "
+                                   f"({p['student_module']} / {p['teacher_module']}) in {who}: is the module used in forward?")
+
+    def _teacher_forward(self, img) -> dict:
+        "{pair name: the teacher's feature} from one forward of the teacher on `img` (no gradient)."
+        with self.recorders['teacher'].recording() as t:
             with torch.no_grad(), teacher_autocast(self.teacher_precision, img.device.type):
                 self._teacher.extract_feat(img)
+            self._missing(t, 'the teacher')
+            return dict(t)  # the recorder forgets its entries when recording ends
+
+    def teacher_features(self, img, img_metas:list|None=None) -> dict:
+        "{pair name: the teacher's feature} for `img`: a forward of the teacher, or with the cache only on the images it lacks."
+        cache = self.teacher_cache
+        if cache is None or img_metas is None: return self._teacher_forward(img)
+        keys = [cache.key(m, img.shape[-2:]) for m in img_metas]
+        row = {i: j for j, i in enumerate(i for i, k in enumerate(keys) if k not in cache)}  # image -> its row in `fresh`
+        cache.count(hits=len(keys) - len(row), misses=len(row))
+        if not row: return {n: torch.stack([cache[k][n] for k in keys]) for n in self._names}
+        fresh = self._teacher_forward(img if len(row) == len(keys) else img[list(row)])
+        for i, j in row.items(): cache.add(keys[i], {n: f[j] for n, f in fresh.items()})
+        if len(row) == len(keys): return fresh
+        return {n: torch.stack([fresh[n][row[i]] if i in row else cache[k][n] for i, k in enumerate(keys)])
+                for n in self._names}
+
+    def _captured(self, img, student_forward, img_metas:list|None=None) -> tuple:
+        "The teacher's features for `img`, then `student_forward()`; return its output and the pairs' features."
+        t = self.teacher_features(img, img_metas)
+        with self.recorders['student'].recording() as s:
             out = student_forward()
-            for p in self.pairs:
-                if p['name'] not in s or p['name'] not in t:
-                    raise RuntimeError(f"DetectionDistiller: no feature captured for pair '{p['name']}' "
-                                       f"({p['student_module']} / {p['teacher_module']}): is the module used in forward?")
+            self._missing(s, 'the student')
             # a reduced-precision teacher's features reach the losses in the student's dtype (a no-op in fp32)
             feats = {p['name']: (s[p['name']], t[p['name']].to(s[p['name']].dtype)) for p in self.pairs}
         return out, feats  # the recorders keep nothing between steps
 
     def forward_train(self, img, img_metas, **kwargs):
         "Student detection losses plus one distillation loss per pair."
-        losses, feats = self._captured(img, lambda: self.student.forward_train(img, img_metas, **kwargs))
+        losses, feats = self._captured(img, lambda: self.student.forward_train(img, img_metas, **kwargs), img_metas)
         batch = dict(kwargs, img_metas=img_metas)
         for p in self.pairs:
             missing = [k for k in p['inputs'] if k not in batch]

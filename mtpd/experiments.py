@@ -154,11 +154,11 @@ class Experiment:
     work_dir: Path
     teacher_precision: str = 'fp32' # the teachers' forward (`mtpd.distiller.TEACHER_PRECISIONS`)
     fp16: bool = False # mixed-precision training (`mtpd.train.prepare_config`)
-    levels: list|None = None # the FPN outputs distilled (`mtpd.recipes.distilled_levels`; None: every level)
+    distiller: dict|None = None # settings of every stage's DetectionDistiller (`distill_levels`, `teacher_cache_mb`)
     def stages(self) -> list[Stage]:
         "The planned stages (`mtpd.stages.plan`), with their exact configs."
         return plan(self.student, self.teachers, self.work_dir, self.mode, self.mechanism, None, self.loss,
-                    self.teacher_precision, self.fp16, self.levels)
+                    self.teacher_precision, self.fp16, self.distiller)
 
 def run_label(scale:str, rehearsal:bool=False) -> str:
     "The name a scale's runs and figures go under: the scale's, or `full-rehearsal`."
@@ -204,10 +204,12 @@ def experiment(row:str, # a key of `zoo.ROWS`
     family = family_of(student.model.to_dict())
     loss = distill_loss(mechanism, family, get_mechanism(mechanism).small_gain[family] if s.small_models else 1.0,
                         student.model.type)
-    # the small scales leave out the pyramid levels of a single position (`mtpd.recipes.distilled_levels`)
-    levels = recipes.distilled_levels(student.model.to_dict(), s.shapes['img_size']) if s.data == 'shapes' else None
+    # the small scales leave out the pyramid levels of a single position (`mtpd.recipes.distilled_levels`) and keep
+    # the teachers' features of the images seen (`mtpd.distiller.TeacherFeatureCache`)
+    distiller = dict(distill_levels=recipes.distilled_levels(student.model.to_dict(), s.shapes['img_size']) if s.shapes else None,
+                     teacher_cache_mb=s.teacher_cache_mb)
     return Experiment(row, s.name, mode, seed, mechanism, student, teachers, loss, work_dir, teacher_precision, fp16,
-                      levels)
+                      distiller)
 
 def experiment_stages(row:str, scale:str, mode:str='progressive', weights:bool=False, **kw) -> list[Stage]:
     "The planned stages of `experiment(row, scale, mode, weights=weights, **kw)`, with the exact configs the run trains."
@@ -225,7 +227,7 @@ def set_aside_stale(e:Experiment) -> Path|None:
     try:
         if (why := trained_by_other_code(e.work_dir)): raise ValueError(why)
         check_work_dir(e.student, e.teachers, e.work_dir, e.mechanism, e.mode, e.seed, None, e.loss, e.teacher_precision,
-                       e.fp16, e.levels)
+                       e.fp16, e.distiller)
     except ValueError as err:
         dest = e.work_dir.parent / '.replaced' / f"{e.work_dir.name}-{time.strftime('%Y%m%dT%H%M%S')}"
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -261,7 +263,7 @@ def run_experiment(row:str, # a key of `zoo.ROWS`
     if get_scale(scale).teacher_schedule is not None and is_main(): set_aside_stale(e)  # small scales: redo, keep the old
     if distributed: barrier()
     return run_stages(e.student, e.teachers, e.work_dir, mechanism=mechanism, mode=mode, seed=seed, distributed=distributed,
-                      distill_loss=e.loss, teacher_precision=e.teacher_precision, fp16=e.fp16, distill_levels=e.levels)
+                      distill_loss=e.loss, teacher_precision=e.teacher_precision, fp16=e.fp16, distiller=e.distiller)
 
 def dry_run_experiment(row:str, scale:str, mode:str='progressive', img_size:int=256, **kw) -> list[tuple]:
     "[(stage, losses)]: one `forward_train` of every stage of the experiment on a random image, built without weights (`mtpd.train.dry_run`)."

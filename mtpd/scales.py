@@ -38,6 +38,7 @@ class Scale:
     batch: int|None = None # images per optimizer step kept whatever the process count (see `batch_plan`); None: grows with processes
     threads: int|None = None # CPU threads of every run, training and evaluation (`cpu_threads` in its config); None: torch's default
     pretrain: dict|None = None # small scales: every backbone first learns to classify the shapes (`mtpd.pretrain`); None: the recipe's init
+    teacher_cache_mb: int|None = None # small scales: distillers keep the teacher's features per image, up to this many MiB (`mtpd.distiller`)
 
     @property
     def epoch_based(self) -> bool:
@@ -56,7 +57,7 @@ def cache_dir() -> Path:
 OFFSET_LR_MULT = 0.1
 "Learning-rate factor of deformable convolutions' offset layers (`conv_offset`) in the small scales' AdamW runs."
 
-_SMALL = dict(data='shapes', gpus=1, samples_per_gpu=8, workers_per_gpu=0, checkpoints=3, max_keep_ckpts=2,
+_SMALL = dict(data='shapes', gpus=1, samples_per_gpu=8, workers_per_gpu=0, checkpoints=3, max_keep_ckpts=2, teacher_cache_mb=1024,
               rpn_proposals=200, rcnn_samples=32, small_models=True, threads=1,
               optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05,  # mmcv's DefaultOptimizerConstructor reads paramwise_cfg
                              paramwise_cfg=dict(dcn_offset_lr_mult=OFFSET_LR_MULT)))

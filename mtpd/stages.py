@@ -16,7 +16,7 @@ from .manifest import (code_fingerprint, load_manifest, metric_summary, new_mani
                            write_manifest)
 from .configs import resolve_pretrained, without_init
 from .mechanisms import GRAD_CLIP, distill_loss as mechanism_loss, family_of, get_mechanism, inherits_teacher
-from .distiller import check_teacher_precision
+from .distiller import check_teacher_cache, check_teacher_precision
 from .weights import read_checkpoint, fit_state, export_student
 from .train import batch_of, train, evaluate
 
@@ -141,8 +141,14 @@ def _with_clip(cfg:Config) -> bool:
     cfg.optimizer_config = dict(oc, grad_clip=dict(GRAD_CLIP))
     return True
 
+def _train_pipeline(cfg:Config) -> list:
+    "The train pipeline of `cfg` (inside a dataset wrapper such as RepeatDataset too)."
+    train = cfg.data.train
+    while 'pipeline' not in train and 'dataset' in train: train = train.dataset
+    return list(train.get('pipeline') or [])
+
 def _stage_config(student:Config, teacher:Teacher|None, loss:dict|None, start, inherit:bool, factor:int,
-                  teacher_precision:str='fp32', fp16:bool=False, levels:list|None=None) -> tuple[Config, bool]:
+                  teacher_precision:str='fp32', fp16:bool=False, distiller:dict|None=None) -> tuple[Config, bool]:
     cfg = scale_schedule(student, factor)
     cfg.model = resolve_pretrained(cfg.model)
     if fp16: cfg.fp16 = dict(loss_scale='dynamic')  # mmcv's mixed precision (see `mtpd.train.prepare_config`)
@@ -154,7 +160,9 @@ def _stage_config(student:Config, teacher:Teacher|None, loss:dict|None, start, i
                      teacher_ckpt=str(teacher.checkpoint) if teacher.checkpoint else None,
                      student_ckpt=str(start) if start else None, inherit_teacher=inherit, distill_loss=loss)
     if teacher_precision != 'fp32': cfg.model['teacher_precision'] = teacher_precision  # fp32 configs stay as they were
-    if levels is not None: cfg.model['distill_levels'] = list(levels)  # configs that distill every level stay as they were
+    for k, v in (distiller or {}).items():  # a setting left at None adds no key: such configs stay as they were
+        if v is not None: cfg.model[k] = list(v) if isinstance(v, tuple) else v
+    if cfg.model.get('teacher_cache_mb'): check_teacher_cache(_train_pipeline(cfg), "the student config's train pipeline")
     cfg.find_unused_parameters = True
     return cfg, _with_clip(cfg)
 
@@ -167,7 +175,7 @@ def plan(student, # complete MMDetection training config of the student (file, C
          distill_loss:dict|None=None, # loss config instead of the mechanism's family default
          teacher_precision:str='fp32', # the teachers' forward: a key of `mtpd.distiller.TEACHER_PRECISIONS`
          fp16:bool=False, # train every stage with mmcv's mixed precision (CUDA)
-         distill_levels:list|None=None, # the FPN outputs to distill, by index (`mtpd.distiller`; default: every level)
+         distiller:dict|None=None, # settings added to every stage's DetectionDistiller, e.g. distill_levels, teacher_cache_mb
         ) -> list[Stage]:
     "The stages of a run, with their configs."
     student, work_dir = as_config(student, 'student config'), Path(work_dir)
@@ -183,7 +191,7 @@ def plan(student, # complete MMDetection training config of the student (file, C
     for k, (teacher, factor) in enumerate(steps, 1):
         inherit = bool(first) and k == 1 and teacher is not None
         cfg, clip_added = _stage_config(student, teacher, loss, start, inherit, factor, teacher_precision, fp16,
-                                        distill_levels)
+                                        distiller)
         out.append(Stage(k, len(steps), teacher, factor, inherit, start, cfg, clip_added))
         start = work_dir / f'stage{k}' / 'student.pth'
     return out
@@ -236,12 +244,12 @@ def experiment_manifest(work_dir, exp:dict) -> dict:
 
 def check_work_dir(student, teachers:list, work_dir, mechanism:str='mgd', mode:str='progressive', seed:int=0,
                    inherit_first:bool|None=None, distill_loss:dict|None=None, teacher_precision:str='fp32',
-                   fp16:bool=False, distill_levels:list|None=None) -> dict:
+                   fp16:bool=False, distiller:dict|None=None) -> dict:
     "Raise now, without training, the refusals `run_stages` would raise for `work_dir`; return its manifest."
     student = as_config(student, 'student config')
     manifest = experiment_manifest(work_dir, experiment_fingerprint(student, teachers, mechanism, mode, seed))
     for stage in plan(student, teachers, work_dir, mode, mechanism, inherit_first, distill_loss, teacher_precision, fp16,
-                      distill_levels):
+                      distiller):
         if stage.start is not None and not stage.start.is_file(): break  # starts from a stage that has yet to run
         if resume_action(manifest, stage, stage_fingerprint(stage, work_dir, seed), work_dir) == 'run': break
     return manifest
@@ -314,7 +322,7 @@ def run_stages(student, # complete MMDetection training config of the student (f
                distill_loss:dict|None=None, # loss config overriding the mechanism's default (e.g. another alpha)
                teacher_precision:str='fp32', # the teachers' forward: fp32, or autocast to bf16/fp16 (`mtpd.distiller`)
                fp16:bool=False, # mixed-precision training of every stage (CUDA; `mtpd.train.prepare_config`)
-               distill_levels:list|None=None, # the FPN outputs to distill, by index (default: every level)
+               distiller:dict|None=None, # settings added to every stage's DetectionDistiller (see `plan`)
               ) -> dict:
     "Train, export and evaluate every stage that is not already done; return the manifest."
     from mmcv.runner import get_dist_info
@@ -329,7 +337,7 @@ def run_stages(student, # complete MMDetection training config of the student (f
     teacher_sha = {t['checkpoint']: t.get('checkpoint_sha256') for t in exp['teachers'] if 'checkpoint' in t}
     prev_metrics = None
     for stage in plan(student, teachers, work_dir, mode, mechanism, inherit_first, distill_loss, teacher_precision, fp16,
-                      distill_levels):
+                      distiller):
         fp = stage_fingerprint(stage, work_dir, seed)
         if resume_action(manifest, stage, fp, work_dir) == 'done':
             prev_metrics = stage_record(manifest, stage.index)['metrics']
