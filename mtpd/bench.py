@@ -142,6 +142,7 @@ def measure(cfg, # a distillation stage's config (`Stage.config`)
     img, metas, gt = bench_batch(cfg.model, size, n, device)
     student, teacher, precision = det.student, det.teacher, det.teacher_precision
     opt_s, opt_d = _sgd(student.parameters()), _sgd(det.parameters())
+    cache, det.teacher_cache = det.teacher_cache, None  # the stage's cache (`teacher_cache_mb`): only `distill_cached` uses it
 
     def teacher_forward():
         with torch.no_grad(), teacher_autocast(precision, device): teacher.extract_feat(img)
@@ -158,12 +159,22 @@ def measure(cfg, # a distillation stage's config (`Stage.config`)
     parts = dict(student=lambda: _train_step(student, opt_s, lambda: student.forward_train(img, metas, **gt)),
                  teacher=teacher_forward, losses=losses,
                  distill=lambda: _train_step(det, opt_d, lambda: det.forward_train(img, metas, **gt)))
+    if cache is not None:  # the step when the cache holds this batch's teacher features, as it does for most of a stage
+        named = [dict(m, filename=f'bench-{i}.png') for i, m in enumerate(metas)]
+        det.teacher_cache = cache; det.teacher_features(img, named); det.teacher_cache = None  # filled before any timing
+        def distill_cached():
+            det.teacher_cache = cache
+            try: _train_step(det, opt_d, lambda: det.forward_train(img, named, **gt))
+            finally: det.teacher_cache = None
+        parts['distill_cached'] = distill_cached
     if device == 'cuda':  # mixed precision is a CUDA option (see above)
         scaler = torch.amp.GradScaler('cuda')
         parts['distill_fp16'] = lambda: _fp16_train_step(det, opt_d, scaler, img, metas, gt)
     res = time_parts(parts, device, warmup, repeats)
     out = {f'{k}_s': v['s'] for k, v in res.items()} | {f'{k}_mib': v['mib'] for k, v in res.items()}
     out['ratio'] = out['distill_s'] / (out['student_s'] + out['teacher_s'] + out['losses_s'])
+    out.setdefault('distill_cached_s', None); out.setdefault('distill_cached_mib', None)  # the same columns in every row
+    out['cache_speedup'] = out['distill_s'] / out['distill_cached_s'] if cache is not None else None
     if 'distill_fp16' in parts: out['fp16_speedup'] = out['distill_s'] / out['distill_fp16_s']
     return out
 
@@ -260,7 +271,9 @@ def bench_tables(models:list=BENCH_MODELS, # a subset of `BENCH_MODELS`
     on = f"{meta['device_name']}; medians of {repeats} rounds after {warmup} warm-up round(s), parts in turn, one process"
     paths = write_table(f'{name}_{device}', steps, out_dir, title=f'What a distillation step costs ({device})',
                         note=f"Times in s, peak memory in MiB above what was in use before the part. ratio = distill / "
-                             f"(student + teacher + losses); memory_ok: distill <= student + teacher."
+                             f"(student + teacher + losses); memory_ok: distill <= student + teacher. distill_cached: the "
+                             f"step when the teacher-feature cache holds the batch (stages with teacher_cache_mb, the small "
+                             f"scales); cache_speedup = distill / distill_cached."
                              f"{' distill_fp16: the step as --fp16 trains it (autocast, scaled loss); fp16_speedup = distill / distill_fp16.' if device == 'cuda' else ''}"
                              f" {on}.",
                         meta=meta, digits=3)

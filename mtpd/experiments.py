@@ -44,7 +44,7 @@ def ensure_data(scale:str, data_root=None, data_seed:int=0) -> Path:
 def _key(cfg, data_root) -> str:
     "A cached detector's key: its config (data root abstracted), its data's bytes and the code that trains it."
     text = cfg.pretty_text.replace(str(data_root), '{data_root}')
-    return hashlib.sha256((text + dataset_digest(config_shapes_dir(cfg)) + code_fingerprint(training=True)['sha256']).encode()).hexdigest()[:12]
+    return hashlib.sha256((text + dataset_digest(config_shapes_dir(cfg)) + code_fingerprint(detector=True)['sha256']).encode()).hexdigest()[:12]
 
 def trained_detector(row:str, # a key of `zoo.ROWS`
                      role, # 'student', 'teacher1', 'teacher2' (or 0, 1, 2): which of the row's detectors
@@ -72,7 +72,7 @@ def trained_detector(row:str, # a key of `zoo.ROWS`
         metrics = evaluate(cfg, staged)
         atomic_write_json(d / 'teacher.json', dict(row=row, role=role, index=zoo.ROLES.index(role), scale=scale, key=key,
                                                    schedule=schedule, model=zoo.model_name(row, role), metrics=metrics,
-                                                   config=cfg.pretty_text, code=code_fingerprint(training=True)))
+                                                   config=cfg.pretty_text, code=code_fingerprint(detector=True)))
         os.replace(staged, out)  # last: whoever sees teacher.pth finds its record beside it
     print(f"[mtpd] {row} {role} ({scale}, {schedule}) trained: bbox AP {100 * metrics.get('bbox_mAP', 0):.1f}")
     return out

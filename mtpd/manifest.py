@@ -11,10 +11,10 @@ from pathlib import Path
 from .io import atomic_write_json, read_json, sha256_text
 
 # %% auto #0
-__all__ = ['MANIFEST', 'RESULT_MODULES', 'TABLE_MODULES', 'NOT_TABLES', 'STACK', 'manifest_path', 'load_manifest',
-           'read_manifest', 'new_manifest', 'stage_record', 'with_stage', 'without_stage', 'write_manifest',
-           'teacher_record', 'package_dir', 'code_digest', 'notebook_code', 'code_fingerprint', 'code_changes',
-           'final_ap', 'stage_aps', 'metric_summary']
+__all__ = ['MANIFEST', 'RESULT_MODULES', 'TABLE_MODULES', 'DISTILLATION_MODULES', 'NOT_TABLES', 'STACK', 'manifest_path',
+           'load_manifest', 'read_manifest', 'new_manifest', 'stage_record', 'with_stage', 'without_stage',
+           'write_manifest', 'teacher_record', 'package_dir', 'code_digest', 'notebook_code', 'code_fingerprint',
+           'code_changes', 'final_ap', 'stage_aps', 'metric_summary']
 
 # %% ../nbs/02_manifest.ipynb #9e6359cb
 MANIFEST = 'manifest.json'
@@ -76,6 +76,9 @@ RESULT_MODULES = ('compat', 'mgd', 'cwd', 'fgd', 'mechanisms', 'configs', 'heads
 TABLE_MODULES = ('tables', 'order')
 "Of those, the ones that make tables from runs (the teacher-order probe included) and train no stage or teacher."
 
+DISTILLATION_MODULES = ('mgd', 'cwd', 'fgd', 'mechanisms', 'distiller', 'stages')
+"Of those, the ones only distillation runs use: a detector trained alone (a small-scale teacher) does not run them."
+
 NOT_TABLES = ('benchmark',)
 "Notebooks beside the table notebooks (nbs/tables, shipped with them) that make no table: not part of the fingerprint."
 
@@ -110,25 +113,30 @@ def _version(dist:str) -> str|None:
     except importlib.metadata.PackageNotFoundError: return None
 
 @functools.lru_cache(maxsize=None)
-def _fingerprint(training:bool) -> dict:
+def _fingerprint(training:bool, detector:bool=False) -> dict:
     pkg = package_dir()
-    modules = {m: code_digest((pkg / f'{m}.py').read_text())[:16] for m in RESULT_MODULES
-               if not (training and m in TABLE_MODULES)}
+    training = training or detector
+    left_out = (TABLE_MODULES if training else ()) + (DISTILLATION_MODULES if detector else ())
+    modules = {m: code_digest((pkg / f'{m}.py').read_text())[:16] for m in RESULT_MODULES if m not in left_out}
     nbs = pkg / 'notebooks'  # the table notebooks: a link to nbs/tables in a checkout, a copy in the wheel
     notebooks = {} if training else {p.stem: code_digest(notebook_code(p))[:16] for p in sorted(nbs.glob('*.ipynb'))
                                      if p.stem not in NOT_TABLES}
     fp = dict(modules=modules, notebooks=notebooks, stack={d: _version(d) for d in STACK})
     return dict(sha256=sha256_text(json.dumps(fp, sort_keys=True)), **fp)
 
-def code_fingerprint(training:bool=False) -> dict:
-    "The code that makes results now: digests of `RESULT_MODULES`, of the table notebooks and the `STACK` versions, with their sha256 (`training`: only what trains a model)."
+def code_fingerprint(training:bool=False, # only what trains a model (a stage's record)
+                     detector:bool=False, # only what trains a detector alone (a small-scale teacher's key and record)
+                    ) -> dict:
+    "The code that makes results now: digests of `RESULT_MODULES`, of the table notebooks and the `STACK` versions, with their sha256."
     # Once per process: every cached-teacher lookup and stage record asks, and the code a process runs does not change
     # under it (a module edited meanwhile is not the one loaded). A copy, so that no caller edits the cached one.
-    return copy.deepcopy(_fingerprint(training))
+    return copy.deepcopy(_fingerprint(training, detector))
 
 def code_changes(recorded:dict|None, now:dict|None=None) -> list[str]:
     "What differs between a `recorded` code fingerprint and `now`'s (default: the current code), e.g. ['mtpd/mgd.py', 'torch 2.12.0 -> 2.13.0']."
-    now = now or code_fingerprint(training=bool(recorded) and not recorded.get('notebooks'))
+    scope = dict(training=bool(recorded) and not recorded.get('notebooks'),  # what the recorded one covered
+                 detector=bool(recorded) and bool(recorded.get('modules')) and 'distiller' not in recorded['modules'])
+    now = now or code_fingerprint(**scope)
     if not recorded: return ['no code fingerprint recorded']
     if recorded.get('sha256') == now['sha256']: return []
     out = [f"mtpd/{m}.py" for m in sorted(set(recorded.get('modules', {})) | set(now['modules']))

@@ -169,6 +169,7 @@ def reproduce(tables:list[str]|None=None, # table notebooks to run (default: all
 def check_tables(out_dir) -> dict[str, list[str]]:
     "{table: problems} for every table JSON in `out_dir`; an empty list: made by the current code from runs of the current code."
     now, trained_by, out = code_fingerprint(), code_fingerprint(training=True)['sha256'], {}
+    taught_by = code_fingerprint(detector=True)['sha256']  # the small scales' teachers record the code of a detector alone
     for p in sorted(Path(out_dir).glob('*.json')):
         t = read_json(p, 'table', 'regenerate it with mtpd reproduce')
         if not (isinstance(t, dict) and 'rows' in t and 'name' in t): continue  # not a table (e.g. the probe's costs)
@@ -178,12 +179,12 @@ def check_tables(out_dir) -> dict[str, list[str]]:
             changed = code_changes(prov.get('code'), now)
             if changed: problems.append(f"made by other code ({', '.join(changed)})")
             old = [(run, st['stage']) for run, r in prov.get('runs', {}).items() for st in r['stages']
-                   if st.get('code') != trained_by or st.get('teacher_code') not in (None, trained_by)]
+                   if st.get('code') != trained_by or st.get('teacher_code') not in (None, taught_by)]
             if old:
                 problems.append(f"{len(old)} of {sum(len(r['stages']) for r in prov['runs'].values())} stages behind it "
                                 f"were trained (or their teachers were) by other code, e.g. run {old[0][0]} stage {old[0][1]}")
             pool = prov.get('teachers') or {}
-            old_teachers = [c for c, code in pool.items() if code not in (None, trained_by)]
+            old_teachers = [c for c, code in pool.items() if code not in (None, taught_by)]
             if old_teachers:
                 problems.append(f"{len(old_teachers)} of {len(pool)} teachers it ranks or reads outside its runs were trained "
                                 f"by other code, e.g. {old_teachers[0]}")

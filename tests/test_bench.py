@@ -21,6 +21,8 @@ def test_bench_writes_both_tables(tmp_path):
         assert all(x[f'{k}_s'] > 0 for k in ('student', 'teacher', 'losses', 'distill'))
         assert x['ratio'] == pytest.approx(x['distill_s'] / (x['student_s'] + x['teacher_s'] + x['losses_s']))
         assert x['size'] == '128x128' and x['images'] == 8 and isinstance(x['memory_ok'], bool)
+        # the mini stages keep their teacher's features: the step on a batch the cache holds, in the same rounds
+        assert x['distill_cached_s'] > 0 and x['cache_speedup'] == pytest.approx(x['distill_s'] / x['distill_cached_s'])
         assert all(x[f'{k}_mib'] >= 0 for k in ('student', 'teacher', 'distill'))  # RSS peaks above the start
     assert steps['meta']['device'] == 'cpu' and steps['provenance']['code']
     teacher = json.loads((out / 'bench_teacher_cpu.json').read_text())['rows']
