@@ -119,16 +119,30 @@ class TeacherFeatureCache:
                 tuple(int(s) for s in size))
 
     def __contains__(self, key): return key in self.entries
-    def __getitem__(self, key): return self.entries[key]
     def __len__(self): return len(self.entries)
 
-    def add(self, key, feats:dict) -> bool:
-        "Keep a copy of one image's `feats` ({pair name: tensor}) under `key` if it fits; return whether it was kept."
+    @staticmethod
+    def signature(x:torch.Tensor) -> tuple:
+        "A checksum of one image tensor: its sum, its sum of squares and a position-weighted sum (a flip or shift changes it)."
+        v = x.detach().reshape(-1).double()
+        return (v.sum().item(), v.square().sum().item(), (v * torch.arange(1, v.numel() + 1, dtype=v.dtype, device=v.device)).sum().item())
+
+    def add(self, key, feats:dict, signature:tuple) -> bool:
+        "Keep a copy of one image's `feats` ({pair name: tensor}) and its input's `signature` under `key` if they fit; return whether they were kept."
         size = sum(f.numel() * f.element_size() for f in feats.values())
         if key in self.entries or self.nbytes + size > self.capacity: return False
-        self.entries[key] = {n: f.detach().clone() for n, f in feats.items()}  # a copy: not a view of the batch
+        self.entries[key] = ({n: f.detach().clone() for n, f in feats.items()}, signature)  # a copy: not a view of the batch
         self.nbytes += size
         return True
+
+    def lookup(self, key, signature:tuple) -> dict:
+        "The features kept under `key`; a one-line error when the image came with other pixels than when they were kept."
+        feats, kept = self.entries[key]
+        if kept != signature:
+            raise ValueError(f"DetectionDistiller: teacher_cache_mb: image '{key[0]}' (flip {key[1]}) came back with other "
+                             "pixels than when its teacher features were kept: the train pipeline changes an image by "
+                             "more than its file, flip and size (a random step?); leave teacher_cache_mb unset for it")
+        return feats
 
     def count(self, hits:int, misses:int): self.hits, self.misses = self.hits + hits, self.misses + misses
 
@@ -237,13 +251,15 @@ class DetectionDistiller(BaseDetector):
         cache = self.teacher_cache
         if cache is None or img_metas is None: return self._teacher_forward(img)
         keys = [cache.key(m, img.shape[-2:]) for m in img_metas]
+        sigs = [cache.signature(x) for x in img]  # checked on every hit: a cache that is wrong says so
         row = {i: j for j, i in enumerate(i for i, k in enumerate(keys) if k not in cache)}  # image -> its row in `fresh`
-        cache.count(hits=len(keys) - len(row), misses=len(row))
-        if not row: return {n: torch.stack([cache[k][n] for k in keys]) for n in self._names}
+        kept = {i: cache.lookup(k, sigs[i]) for i, k in enumerate(keys) if i not in row}
+        cache.count(hits=len(kept), misses=len(row))
+        if not row: return {n: torch.stack([kept[i][n] for i in range(len(keys))]) for n in self._names}
         fresh = self._teacher_forward(img if len(row) == len(keys) else img[list(row)])
-        for i, j in row.items(): cache.add(keys[i], {n: f[j] for n, f in fresh.items()})
+        for i, j in row.items(): cache.add(keys[i], {n: f[j] for n, f in fresh.items()}, sigs[i])
         if len(row) == len(keys): return fresh
-        return {n: torch.stack([fresh[n][row[i]] if i in row else cache[k][n] for i, k in enumerate(keys)])
+        return {n: torch.stack([fresh[n][row[i]] if i in row else kept[i][n] for i in range(len(keys))])
                 for n in self._names}
 
     def _captured(self, img, student_forward, img_metas:list|None=None) -> tuple:

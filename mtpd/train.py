@@ -234,11 +234,11 @@ def random_batch(model:dict, # the `model=` config the batch is for (its classes
     s = img_size
     img = torch.randn(n, 3, s, s, generator=g)
     metas, gt = [], dict(gt_bboxes=[], gt_labels=[])
-    for _ in range(n):
+    for i in range(n):
         xy = torch.rand(2, 2, generator=g) * s * 0.5
         boxes = torch.cat([xy, xy + s * (0.15 + 0.3 * torch.rand(2, 2, generator=g))], 1).clamp(max=s - 1)
         metas.append(dict(img_shape=(s, s, 3), pad_shape=(s, s, 3), ori_shape=(s, s, 3), batch_input_shape=(s, s),
-                          scale_factor=np.ones(4, np.float32), flip=False, filename='dry_run.png'))
+                          scale_factor=np.ones(4, np.float32), flip=False, filename=f'dry_run_{i}.png'))  # another image, another file
         gt['gt_bboxes'].append(boxes); gt['gt_labels'].append(torch.randint(0, n_cls, (2,), generator=g))
         if with_mask(model):
             m = np.zeros((2, s, s), np.uint8)
