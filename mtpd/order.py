@@ -14,15 +14,16 @@ from .configs import quiet_init, without_init
 from .distiller import fpn_pairs
 from .io import atomic_write_json
 from .pretrain import ensure_pretrained_backbones
+from .recipes import distilled_levels
 from .recorder import FeatureRecorder
 from .stages import Teacher, as_config, validate_inputs
 from .train import cpu_threads, default_device
 from .weights import fit_state, read_checkpoint, student_state_dict
 
 # %% auto #0
-__all__ = ['PROBE_DEFAULTS', 'MIN_PROBE_STEPS', 'MAX_PROBE_STEPS', 'probe_dataset', 'probe_batches', 'ProbePair', 'level_strides',
-           'check_pool', 'fit_linear_map', 'adaptation_cost', 'teacher_costs', 'order_teachers', 'plan_sequence',
-           'save_costs', 'format_costs']
+__all__ = ['PROBE_DEFAULTS', 'MIN_PROBE_STEPS', 'MAX_PROBE_STEPS', 'probe_dataset', 'probe_batches', 'ProbePair', 'probe_levels',
+           'level_strides', 'check_pool', 'fit_linear_map', 'adaptation_cost', 'teacher_costs', 'order_teachers',
+           'plan_sequence', 'save_costs', 'format_costs']
 
 # %% ../nbs/21_order.ipynb #0a04bb0a
 def probe_dataset(cfg):
@@ -51,6 +52,7 @@ class ProbePair:
                  teacher:Teacher, # the candidate teacher
                  student_ckpt=None, # the student's weights (default: its own initialisation)
                  weights:bool=True, # False: random weights, no checkpoint read (only shapes matter)
+                 levels:list|None=None, # the FPN outputs to pair, by index (default: every level; see `probe_levels`)
                 ):
         from mmdet.models import build_detector
         # without weights nothing is read, not even the pretrained backbone the student's config names
@@ -65,7 +67,7 @@ class ProbePair:
             state = read_checkpoint(teacher.checkpoint, 'teacher checkpoint')['state_dict']
             self.teacher.load_state_dict(fit_state(self.teacher, state, f"teacher checkpoint '{teacher.checkpoint}'"), strict=True)
         for p in self.teacher.parameters(): p.requires_grad_(False)
-        try: pairs = fpn_pairs(self.student, self.teacher)
+        try: pairs = fpn_pairs(self.student, self.teacher, levels=levels)
         except ValueError as e:
             raise ValueError(f"teacher '{teacher.name}': {str(e).removeprefix('DetectionDistiller: ')}") from None
         self.recorders = (FeatureRecorder(self.student, {p['name']: p['student_module'] for p in pairs}, 'the student'),
@@ -82,6 +84,21 @@ class ProbePair:
             with torch.no_grad(): self.teacher.extract_feat(img)
             self.student.extract_feat(img)
             return {k: (s[k], t[k]) for k in rs.modules}
+
+def _train_image_side(cfg) -> int|None:
+    "The longer side the student's train pipeline resizes its images to (None without a Resize of a fixed scale)."
+    train = cfg.get('data', {}).get('train', {})
+    while 'pipeline' not in train and 'dataset' in train: train = train['dataset']
+    for t in train.get('pipeline') or []:
+        scale = t.get('img_scale') if t.get('type') == 'Resize' else None
+        if scale: return int(max(max(s) for s in scale) if isinstance(scale[0], (list, tuple)) else max(scale))
+    return None
+
+def probe_levels(student) -> list|None:
+    "The FPN outputs the student's distillation stages pair on its training images (`mtpd.recipes.distilled_levels`); None: every level."
+    student = as_config(student, 'student config')
+    side = _train_image_side(student)
+    return None if side is None else distilled_levels(student.model.to_dict(), side)
 
 def level_strides(student_model:dict, teacher:Teacher, size:int=256) -> list[tuple]:
     "(pair name, student stride, teacher stride) of every distilled level, from one blank `size` x `size` image."
@@ -171,7 +188,7 @@ def _probe(student, teacher, dataset, student_ckpt, steps, eval_batches, lr, rid
     device = device or default_device()
     t0 = time.time()
     torch.manual_seed(seed)
-    pair = ProbePair(student.model, teacher, student_ckpt).to(device)
+    pair = ProbePair(student.model, teacher, student_ckpt, levels=probe_levels(student)).to(device)
     pair.student.train(); pair.teacher.eval()
     _normalise_like(pair.teacher, pair.student)
     batches = probe_batches(dataset, student.data.samples_per_gpu, 1 + steps + eval_batches, seed)
