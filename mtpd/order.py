@@ -16,7 +16,7 @@ from .io import atomic_write_json
 from .pretrain import ensure_pretrained_backbones
 from .recipes import distilled_levels
 from .recorder import FeatureRecorder
-from .stages import Teacher, _train_pipeline, as_config, validate_inputs
+from .stages import Teacher, train_pipeline, as_config, validate_inputs
 from .train import cpu_threads, default_device
 from .weights import fit_state, read_checkpoint, student_state_dict
 
@@ -87,7 +87,7 @@ class ProbePair:
 
 def _train_image_side(cfg) -> int|None:
     "The longer side the student's train pipeline resizes its images to (None without a Resize of a fixed scale)."
-    for t in _train_pipeline(cfg):
+    for t in train_pipeline(cfg):
         scale = t.get('img_scale') if t.get('type') == 'Resize' else None
         if scale: return int(max(max(s) for s in scale) if isinstance(scale[0], (list, tuple)) else max(scale))
     return None

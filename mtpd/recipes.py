@@ -17,11 +17,11 @@ from .mechanisms import GRAD_CLIP, family_of
 from .scales import BATCH_POLICIES, SCALES, batch_plan, get_scale
 from .data import CLASSES, shapes_data_config, shapes_dir
 from .pretrain import with_pretrained_backbone
-from .zoo import MODELS, ROWS, ROLES, SCHEDULES, SWIN_SMALL_LR, check_choice, model_name, teacher_schedule
+from .zoo import MODELS, ROWS, ROLES, SCHEDULES, SWIN_PRETRAIN, SWIN_SMALL_LR, check_choice, model_name, teacher_schedule
 
 # %% auto #0
-__all__ = ['SMALL_OCTAVE_BASE_SCALE', 'BASE_LR', 'model_config', 'distilled_levels', 'model_optimizer', 'training_config',
-           'baseline_config', 'teacher_config', 'detector_config', 'describe']
+__all__ = ['SMALL_OCTAVE_BASE_SCALE', 'BASE_LR', 'model_config', 'distilled_levels', 'model_optimizer', 'model_pretraining',
+           'training_config', 'baseline_config', 'teacher_config', 'detector_config', 'describe']
 
 # %% ../nbs/12_recipes.ipynb #9cc0c466
 def _merge(a:dict, b:dict) -> dict:
@@ -128,9 +128,19 @@ def model_optimizer(name:str, # a key of `MODELS`
     if s.optimizer is None: return None
     return dict(s.optimizer, **({'lr': MODELS[name]['small_lr']} if 'small_lr' in MODELS[name] else {}))
 
+def model_pretraining(name:str, # a key of `MODELS`
+                      scale:str, # a key of `mtpd.scales.SCALES`
+                     ) -> dict|None:
+    "How the backbone of detector `name` is pretrained at `scale` (`mtpd.pretrain`); None where it starts from ImageNet."
+    check_choice('model', name, MODELS)
+    s = get_scale(scale)
+    if s.pretrain is None: return None
+    return dict(s.pretrain, **MODELS[name].get('small_pretrain', {}))
+
 def _trains(kw:dict, scale:str, name:str) -> dict:
-    "`kw` for `training_config` with the optimizer of `name`, the detector being trained."
+    "`kw` for `training_config` with the optimizer and backbone pretraining of `name`, the detector being trained."
     kw.setdefault('optimizer', model_optimizer(name, scale))
+    kw.setdefault('pretrain', model_pretraining(name, scale))
     return kw
 
 def training_config(model:dict, # an MMDetection `model=` (plain detector or DetectionDistiller)
@@ -141,6 +151,7 @@ def training_config(model:dict, # an MMDetection `model=` (plain detector or Det
                     workers:int|None=None, # dataloader workers per process (default: the scale's)
                     data_seed:int=0, # which synthetic dataset (shapes scales)
                     optimizer:dict|None=None, # default: the scale's; None there: the paper's SGD
+                    pretrain:dict|None=None, # how the backbone is pretrained (shapes scales; see `model_pretraining`); default: the scale's
                     processes:int=1, # data-parallel processes the run will have (see `mtpd.scales.batch_plan`)
                     batch_policy:str='accumulate', # a key of `mtpd.scales.BATCH_POLICIES`
                    ) -> Config:
@@ -156,8 +167,9 @@ def training_config(model:dict, # an MMDetection `model=` (plain detector or Det
     else:
         data = shapes_data_config(shapes_dir(root, s.name, data_seed), s.shapes['img_size'],
                                   samples_per_gpu=s.samples_per_gpu, with_mask=masks, workers_per_gpu=workers)
-        if s.pretrain:  # the paper's backbones start from ImageNet, the small scales' from the shapes (mtpd.pretrain)
-            model = with_pretrained_backbone(model, root, s.name, data_seed, s.pretrain)
+        pretrain = pretrain or s.pretrain
+        if pretrain:  # the paper's backbones start from ImageNet, the small scales' from the shapes (mtpd.pretrain)
+            model = with_pretrained_backbone(model, root, s.name, data_seed, pretrain)
     runner, lr_config = _schedule(s, schedule, batch.warmup_iters)
     metric = ['bbox', 'segm'] if masks else ['bbox']
     if s.epoch_based:
@@ -187,8 +199,8 @@ def training_config(model:dict, # an MMDetection `model=` (plain detector or Det
         auto_scale_lr=dict(enable=False, base_batch_size=16))
     if s.dist_backend: cfg['dist_params'] = dict(backend=s.dist_backend)
     if s.threads: cfg['cpu_threads'] = s.threads  # part of what the run computes (mtpd.scales, mtpd.train.cpu_threads)
-    if s.pretrain and s.data == 'shapes':  # what `mtpd.pretrain.ensure_pretrained_backbones` makes before training
-        cfg['pretrain'] = dict(s.pretrain, scale=s.name, data_seed=data_seed)
+    if s.data == 'shapes' and pretrain:  # what `mtpd.pretrain.ensure_pretrained_backbones` makes before training
+        cfg['pretrain'] = dict(pretrain, scale=s.name, data_seed=data_seed)
     return Config(cfg)
 
 # %% ../nbs/12_recipes.ipynb #d3fff8b0

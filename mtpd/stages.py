@@ -22,8 +22,8 @@ from .train import batch_of, train, evaluate
 
 # %% auto #0
 __all__ = ['MODES', 'ANN_PARSE_LIMIT', 'STAMP', 'as_config', 'Teacher', 'check_ann_file', 'check_data', 'validate_inputs',
-           'scale_schedule', 'Stage', 'plan', 'experiment_fingerprint', 'stage_fingerprint', 'resume_action',
-           'experiment_manifest', 'check_work_dir', 'record', 'run_stage', 'run_stages']
+           'scale_schedule', 'Stage', 'train_pipeline', 'plan', 'experiment_fingerprint', 'stage_fingerprint',
+           'resume_action', 'experiment_manifest', 'check_work_dir', 'record', 'run_stage', 'run_stages']
 
 # %% ../nbs/17_stages.ipynb #5bbbb4a3
 MODES = ('progressive', 'direct', 'baseline')
@@ -141,7 +141,7 @@ def _with_clip(cfg:Config) -> bool:
     cfg.optimizer_config = dict(oc, grad_clip=dict(GRAD_CLIP))
     return True
 
-def _train_pipeline(cfg:Config) -> list:
+def train_pipeline(cfg:Config) -> list:
     "The train pipeline of `cfg` (inside a dataset wrapper such as RepeatDataset too)."
     train = cfg.data.train
     while 'pipeline' not in train and 'dataset' in train: train = train.dataset
@@ -162,7 +162,7 @@ def _stage_config(student:Config, teacher:Teacher|None, loss:dict|None, start, i
     if teacher_precision != 'fp32': cfg.model['teacher_precision'] = teacher_precision  # fp32 configs stay as they were
     for k, v in (distiller or {}).items():  # a setting left at None adds no key: such configs stay as they were
         if v is not None: cfg.model[k] = list(v) if isinstance(v, tuple) else v
-    if cfg.model.get('teacher_cache_mb'): check_teacher_cache(_train_pipeline(cfg), "the student config's train pipeline")
+    if cfg.model.get('teacher_cache_mb'): check_teacher_cache(train_pipeline(cfg), "the student config's train pipeline")
     cfg.find_unused_parameters = True
     return cfg, _with_clip(cfg)
 

@@ -14,8 +14,8 @@ from .configs import mmdet_config_root
 from .scales import get_scale
 
 # %% auto #0
-__all__ = ['SWIN_SMALL_LR', 'MODELS', 'ROWS', 'SCHEDULES', 'ROLES', 'check_choice', 'role_index', 'model_name', 'zoo_entry',
-           'teacher_checkpoint', 'teacher_schedule']
+__all__ = ['SWIN_SMALL_LR', 'SWIN_PRETRAIN', 'MODELS', 'ROWS', 'SCHEDULES', 'ROLES', 'check_choice', 'role_index', 'model_name',
+           'zoo_entry', 'teacher_checkpoint', 'teacher_schedule']
 
 # %% ../nbs/11_zoo.ipynb #5d9c6df8
 _DCN = dict(dcn=dict(type='DCN', deform_groups=1, fallback_on_stride=False), stage_with_dcn=(False, True, True, True))
@@ -36,6 +36,7 @@ def _swin(embed, depths, heads):
     return dict(embed_dims=embed, depths=depths, num_heads=heads, drop_path_rate=0.0)
 
 SWIN_SMALL_LR = 5e-4  # see `mtpd.recipes.model_optimizer`
+SWIN_PRETRAIN = dict(lr=5e-4)  # at the scales' 2e-3 their pretraining stays at chance (see above)
 
 MODELS = {
     # RetinaNet (one-stage, 5 FPN levels P3-P7)
@@ -56,14 +57,14 @@ MODELS = {
     'retinanet_swin_t': dict(
         config='swin/retinanet_swin-t-p4-w7_fpn_1x_coco.py',
         smoke=dict(backbone=_swin(32, (2, 2, 2, 2), (1, 2, 4, 8)), fpn_channels=32, head_channels=32),
-        small_lr=SWIN_SMALL_LR,
+        small_lr=SWIN_SMALL_LR, small_pretrain=SWIN_PRETRAIN,
         mini=dict(backbone=_swin(64, (2, 2, 2, 2), (2, 4, 8, 16)), fpn_channels=64, head_channels=64)),
     'retinanet_swin_s': dict(
         config='swin/retinanet_swin-t-p4-w7_fpn_1x_coco.py',
         changes=dict(backbone=dict(depths=[2, 2, 18, 2])),
         pretrained_from='swin/mask_rcnn_swin-s-p4-w7_fpn_fp16_ms-crop-3x_coco.py',
         smoke=dict(backbone=_swin(32, (2, 2, 6, 2), (1, 2, 4, 8)), fpn_channels=32, head_channels=32),
-        small_lr=SWIN_SMALL_LR,
+        small_lr=SWIN_SMALL_LR, small_pretrain=SWIN_PRETRAIN,
         mini=dict(backbone=_swin(64, (2, 2, 6, 2), (2, 4, 8, 16)), fpn_channels=64, head_channels=64)),
     # Mask R-CNN and Cascade Mask R-CNN (two-stage, 4 distilled FPN levels P2-P5)
     'mask_rcnn_r50': dict(
@@ -81,12 +82,12 @@ MODELS = {
     'mask_rcnn_swin_t': dict(
         config='swin/mask_rcnn_swin-t-p4-w7_fpn_fp16_ms-crop-3x_coco.py',
         smoke=dict(backbone=_swin(24, (2, 2, 2, 2), (1, 2, 4, 8)), fpn_channels=16, head_channels=16, fc_channels=64),
-        small_lr=SWIN_SMALL_LR,
+        small_lr=SWIN_SMALL_LR, small_pretrain=SWIN_PRETRAIN,
         mini=dict(backbone=_swin(48, (2, 2, 2, 2), (2, 4, 8, 16)), fpn_channels=32, head_channels=32, fc_channels=128)),
     'mask_rcnn_swin_s': dict(
         config='swin/mask_rcnn_swin-s-p4-w7_fpn_fp16_ms-crop-3x_coco.py',
         smoke=dict(backbone=_swin(24, (2, 2, 6, 2), (1, 2, 4, 8)), fpn_channels=16, head_channels=16, fc_channels=64),
-        small_lr=SWIN_SMALL_LR,
+        small_lr=SWIN_SMALL_LR, small_pretrain=SWIN_PRETRAIN,
         mini=dict(backbone=_swin(48, (2, 2, 6, 2), (2, 4, 8, 16)), fpn_channels=32, head_channels=32, fc_channels=128)),
     # RepPoints (moment, GN neck and head; one-stage, 5 FPN levels)
     'reppoints_r50': dict(
