@@ -35,7 +35,9 @@ def _swin(embed, depths, heads):
     Mask R-CNN Swin-T 1.87 -> 2.18 bbox AP, Swin-S 1.55 -> 1.87 without it)."""
     return dict(embed_dims=embed, depths=depths, num_heads=heads, drop_path_rate=0.0)
 
-SWIN_SMALL_LR = 1e-3  # mini Mask R-CNN Swin-T 3x: bbox AP 43.4 at 5e-4, 52.5 at 1e-3 (see `mtpd.recipes`)
+# by family, as `mtpd.recipes.BASE_LR`: mini 3x, Mask R-CNN Swin-T bbox AP 43.4 at 5e-4, 52.5 at 1e-3;
+# RetinaNet Swin-T 4.7 at 1e-3 (near the focal loss's plateau), 11.4 at 5e-4 trained 2x (see `mtpd.recipes`)
+SWIN_SMALL_LR = dict(one_stage=5e-4, two_stage=1e-3)
 SWIN_PRETRAIN = dict(lr=5e-4)  # at the scales' 2e-3 their pretraining stays at chance (see above)
 
 MODELS = {
@@ -57,14 +59,14 @@ MODELS = {
     'retinanet_swin_t': dict(
         config='swin/retinanet_swin-t-p4-w7_fpn_1x_coco.py',
         smoke=dict(backbone=_swin(32, (2, 2, 2, 2), (1, 2, 4, 8)), fpn_channels=32, head_channels=32),
-        small_lr=SWIN_SMALL_LR, small_schedule='3x', small_pretrain=SWIN_PRETRAIN,
+        small_lr=SWIN_SMALL_LR['one_stage'], small_schedule='3x', small_pretrain=SWIN_PRETRAIN,
         mini=dict(backbone=_swin(64, (2, 2, 2, 2), (2, 4, 8, 16)), fpn_channels=64, head_channels=64)),
     'retinanet_swin_s': dict(
         config='swin/retinanet_swin-t-p4-w7_fpn_1x_coco.py',
         changes=dict(backbone=dict(depths=[2, 2, 18, 2])),
         pretrained_from='swin/mask_rcnn_swin-s-p4-w7_fpn_fp16_ms-crop-3x_coco.py',
         smoke=dict(backbone=_swin(32, (2, 2, 6, 2), (1, 2, 4, 8)), fpn_channels=32, head_channels=32),
-        small_lr=SWIN_SMALL_LR, small_schedule='3x', small_pretrain=SWIN_PRETRAIN,
+        small_lr=SWIN_SMALL_LR['one_stage'], small_schedule='3x', small_pretrain=SWIN_PRETRAIN,
         mini=dict(backbone=_swin(64, (2, 2, 6, 2), (2, 4, 8, 16)), fpn_channels=64, head_channels=64)),
     # Mask R-CNN and Cascade Mask R-CNN (two-stage, 4 distilled FPN levels P2-P5)
     'mask_rcnn_r50': dict(
@@ -82,12 +84,12 @@ MODELS = {
     'mask_rcnn_swin_t': dict(
         config='swin/mask_rcnn_swin-t-p4-w7_fpn_fp16_ms-crop-3x_coco.py',
         smoke=dict(backbone=_swin(24, (2, 2, 2, 2), (1, 2, 4, 8)), fpn_channels=16, head_channels=16, fc_channels=64),
-        small_lr=SWIN_SMALL_LR, small_schedule='3x', small_pretrain=SWIN_PRETRAIN,
+        small_lr=SWIN_SMALL_LR['two_stage'], small_schedule='3x', small_pretrain=SWIN_PRETRAIN,
         mini=dict(backbone=_swin(48, (2, 2, 2, 2), (2, 4, 8, 16)), fpn_channels=32, head_channels=32, fc_channels=128)),
     'mask_rcnn_swin_s': dict(
         config='swin/mask_rcnn_swin-s-p4-w7_fpn_fp16_ms-crop-3x_coco.py',
         smoke=dict(backbone=_swin(24, (2, 2, 6, 2), (1, 2, 4, 8)), fpn_channels=16, head_channels=16, fc_channels=64),
-        small_lr=SWIN_SMALL_LR, small_schedule='3x', small_pretrain=SWIN_PRETRAIN,
+        small_lr=SWIN_SMALL_LR['two_stage'], small_schedule='3x', small_pretrain=SWIN_PRETRAIN,
         mini=dict(backbone=_swin(48, (2, 2, 6, 2), (2, 4, 8, 16)), fpn_channels=32, head_channels=32, fc_channels=128)),
     # RepPoints (moment, GN neck and head; one-stage, 5 FPN levels)
     'reppoints_r50': dict(
