@@ -784,8 +784,8 @@ def _add_sweep(sub):
                         description="Train variants of one small-scale zoo detector, one process each, --jobs at a "
                                     "time, and print one RESULT line per variant (COCO APs, iterations, wall time). A "
                                     "variant is NAME=ROW:ROLE:SCHEDULE[:KEY=VALUE,...] with keys lr, weight_decay, "
-                                    "drop_path, warmup, clip, head_lr_mult, xsched, norm_eval, seed (see "
-                                    "nbs/22_sweep.ipynb). "
+                                    "drop_path, warmup, clip, head_lr_mult, xsched, norm_eval, seed, pretrain_lr, "
+                                    "pretrain_steps (see nbs/22_sweep.ipynb). "
                                     "The same command with the same --work resumes unfinished variants.")
     sw.add_argument('variants', nargs='+', metavar='VARIANT', help="NAME=ROW:ROLE:SCHEDULE[:KEY=VALUE,...]")
     sw.add_argument('--scale', default='mini', choices=_SWEEP_SCALES,

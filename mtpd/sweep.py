@@ -24,16 +24,18 @@ __all__ = ['KEYS', 'SPEC', 'SWEEP_SCALES', 'RESULT_KEY', 'check_variant', 'parse
            'variant_config', 'run_variant', 'result_line', 'check_variant_dir', 'sweep']
 
 # %% ../nbs/22_sweep.ipynb #984df418
-KEYS = ('lr', 'weight_decay', 'drop_path', 'warmup', 'clip', 'head_lr_mult', 'xsched', 'norm_eval', 'seed')
+KEYS = ('lr', 'weight_decay', 'drop_path', 'warmup', 'clip', 'head_lr_mult', 'xsched', 'norm_eval', 'seed',
+        'pretrain_lr', 'pretrain_steps')
 "The settings a variant may change (see the table above)."
 
-_INT_KEYS = ('warmup', 'norm_eval', 'seed')
+_INT_KEYS = ('warmup', 'norm_eval', 'seed', 'pretrain_steps')
 _RANGES = dict(lr=(lambda x: x > 0, 'positive'), weight_decay=(lambda x: x >= 0, 'zero or positive'),
                drop_path=(lambda x: 0 <= x < 1, 'in [0, 1)'), warmup=(lambda x: x >= 0, 'zero or positive'),
                clip=(lambda x: x >= 0, 'zero (no clipping) or positive'), head_lr_mult=(lambda x: x > 0, 'positive'),
                xsched=(lambda x: x > 0, 'positive'),
                norm_eval=(lambda x: x in (0, 1), '0 (BatchNorm tracks statistics) or 1 (frozen statistics)'),
-               seed=(lambda x: x >= 0, 'zero or positive'))
+               seed=(lambda x: x >= 0, 'zero or positive'), pretrain_lr=(lambda x: x > 0, 'positive'),
+               pretrain_steps=(lambda x: x > 0, 'positive'))
 SPEC = 'NAME=ROW:ROLE:SCHEDULE[:KEY=VALUE,...]'
 _NAME = re.compile(r'[A-Za-z0-9_.+-]+')
 
@@ -122,13 +124,19 @@ def _set_backbone(cfg:Config, v:dict, key:str):
         _fail(v['name'], f"{key} sets {owner} {field}; {model_name(v['row'], v['role'])} has a {bb.type} backbone without one")
     bb[field] = cast(v[key])
 
+def _pretraining(v:dict, scale:str) -> dict:
+    "`pretrain=` for `detector_config` when `v` changes the backbone's pretraining (a new key, so a new cached backbone)."
+    changed = {k[len('pretrain_'):]: v[k] for k in ('pretrain_lr', 'pretrain_steps') if k in v}
+    return dict(pretrain=dict(recipes.model_pretraining(model_name(v['row'], v['role']), scale), **changed)) if changed else {}
+
 def variant_config(v:dict, # a variant (`parse_variant`)
                    scale:str, # a key of `SWEEP_SCALES`
                    data_root=None, # where the shapes datasets live (default: the scale's, as for mtpd.experiments)
                   ) -> Config:
     "The MMDetection config of variant `v`: `mtpd.recipes.detector_config` with only `v`'s keys changed."
     v = check_variant(v); check_scale(scale)
-    cfg = recipes.detector_config(v['row'], v['role'], scale, data_root, v['schedule'], seed=v.get('seed', 0))
+    cfg = recipes.detector_config(v['row'], v['role'], scale, data_root, v['schedule'], seed=v.get('seed', 0),
+                                  **_pretraining(v, scale))
     if 'xsched' in v: cfg = _scale_schedule(cfg, v['xsched'])
     if 'lr' in v: cfg.optimizer.lr = v['lr']
     if 'weight_decay' in v: cfg.optimizer.weight_decay = v['weight_decay']

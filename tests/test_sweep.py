@@ -15,7 +15,7 @@ SWEEP = [sys.executable, '-m', 'mtpd.sweep']
     ('x=retinanet_swin:teacher3:1x', "variant 'x': unknown role 'teacher3'; valid roles: student, teacher1, teacher2"),
     ('x=retinanet_swin:student:5x', "variant 'x': unknown schedule '5x'; valid schedules: 1x, 2x, 3x, 6x"),
     ('x=retinanet_swin:student:1x:lr=1e-3,momentum=0.9',
-     "variant 'x': unknown key 'momentum'; valid keys: lr, weight_decay, drop_path, warmup, clip, head_lr_mult, xsched, norm_eval, seed"),
+     "variant 'x': unknown key 'momentum'; valid keys: lr, weight_decay, drop_path, warmup, clip, head_lr_mult, xsched, norm_eval, seed, pretrain_lr, pretrain_steps"),
     ('x=retinanet_swin:student:1x:lr=fast', "variant 'x': lr='fast' is not a number"),
     ('x=retinanet_swin:student:1x:warmup=2.5', "variant 'x': warmup='2.5' is not a whole number"),
 ])
