@@ -104,8 +104,6 @@ class TeacherFeatureCache:
     "A frozen teacher's paired features per image and form, kept up to `mib` MiB, so that each is computed once."
     def __init__(self, mib:float):
         self.capacity, self.nbytes, self.entries, self.hits, self.misses = int(mib * 2**20), 0, {}, 0, 0
-        self.last_hit_rate = None  # of the last batch looked up: what the training log shows (`DetectionDistiller.forward_train`)
-        self._positions = {}  # (numel, dtype, device) -> 1..numel, the checksum's weights: made once, not per image
 
     @staticmethod
     def key(meta:dict, # one image's img_metas entry
@@ -123,12 +121,11 @@ class TeacherFeatureCache:
     def __contains__(self, key): return key in self.entries
     def __len__(self): return len(self.entries)
 
-    def signature(self, x:torch.Tensor) -> tuple:
+    @staticmethod
+    def signature(x:torch.Tensor) -> tuple:
         "A checksum of one image tensor: its sum, its sum of squares and a position-weighted sum (a flip or shift changes it)."
         v = x.detach().reshape(-1).double()
-        at = (v.numel(), v.dtype, v.device)
-        if at not in self._positions: self._positions[at] = torch.arange(1, v.numel() + 1, dtype=v.dtype, device=v.device)
-        return (v.sum().item(), v.square().sum().item(), (v * self._positions[at]).sum().item())
+        return (v.sum().item(), v.square().sum().item(), (v * torch.arange(1, v.numel() + 1, dtype=v.dtype, device=v.device)).sum().item())
 
     def add(self, key, feats:dict, signature:tuple) -> bool:
         "Keep a copy of one image's `feats` ({pair name: tensor}) and its input's `signature` under `key` if they fit; return whether they were kept."
@@ -147,10 +144,7 @@ class TeacherFeatureCache:
                              "more than its file, flip and size (a random step?); leave teacher_cache_mb unset for it")
         return feats
 
-    def count(self, hits:int, misses:int):
-        "Add one batch's lookups to the totals."
-        self.hits, self.misses = self.hits + hits, self.misses + misses
-        self.last_hit_rate = hits / max(1, hits + misses)
+    def count(self, hits:int, misses:int): self.hits, self.misses = self.hits + hits, self.misses + misses
 
     def __repr__(self):
         return (f"TeacherFeatureCache({len(self)} images, {self.nbytes / 2**20:.1f} of {self.capacity / 2**20:.0f} MiB, "
@@ -202,13 +196,11 @@ class DetectionDistiller(BaseDetector):
             losses[name] = build_loss(_fill_channels(p['loss'], s_mods[sm], t_mods[tm]))
             self.pairs.append(dict(name=name, student_module=sm, teacher_module=tm, inputs=batch_inputs(losses[name])))
         self.distill_losses = nn.ModuleDict(losses)
+        self._names = [p['name'] for p in self.pairs]
         self.teacher_cache = TeacherFeatureCache(teacher_cache_mb) if teacher_cache_mb else None
         self.recorders = dict(  # plain attributes: recorders hold hooks, not modules
             student=FeatureRecorder(self.student, {p['name']: p['student_module'] for p in self.pairs}, 'the student'),
             teacher=FeatureRecorder(teacher_model, {p['name']: p['teacher_module'] for p in self.pairs}, 'the teacher'))
-
-    @property
-    def _names(self) -> list: return [p['name'] for p in self.pairs]
 
     @property
     def teacher(self) -> nn.Module:
@@ -291,8 +283,6 @@ class DetectionDistiller(BaseDetector):
                                          "collect them in the train pipeline")
             s, t = feats[p['name']]
             losses[f"loss_{p['name']}"] = self.distill_losses[p['name']](s, t, **{k: batch[k] for k in p['inputs']})
-        if self.teacher_cache is not None:  # logged beside the losses (no 'loss' in its name: not added to the total)
-            losses['teacher_cache_hit_rate'] = img.new_tensor(self.teacher_cache.last_hit_rate)
         return losses
 
     def feature_pairs(self, img) -> dict:
