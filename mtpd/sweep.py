@@ -126,7 +126,7 @@ def _set_backbone(cfg:Config, v:dict, key:str):
 
 def _pretraining(v:dict, scale:str) -> dict:
     "`pretrain=` for `detector_config` when `v` changes the backbone's pretraining (a new key, so a new cached backbone)."
-    changed = {k[len('pretrain_'):]: v[k] for k in ('pretrain_lr', 'pretrain_steps') if k in v}
+    changed = {k[len('pretrain_'):]: v[k] for k in KEYS if k.startswith('pretrain_') and k in v}
     return dict(pretrain=dict(recipes.model_pretraining(model_name(v['row'], v['role']), scale), **changed)) if changed else {}
 
 def variant_config(v:dict, # a variant (`parse_variant`)
